@@ -1,0 +1,103 @@
+// Package duckdb is the embedded SQL engine, DuckDB, behind the engine interface.
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
+
+	"github.com/rcmlake/rcmlake/engine"
+)
+
+// Options bound the engine's resources.
+type Options struct {
+	MemoryLimit string // e.g. "2GB"; empty means DuckDB's default (80% of RAM)
+	Threads     int    // 0 means one per core
+	TempDir     string // where DuckDB spills; empty means its default
+}
+
+// Engine is an in-process DuckDB database.
+type Engine struct {
+	db *sql.DB
+}
+
+// Open starts an in-memory DuckDB with the given limits.
+func Open(opts Options) (*Engine, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	// One connection: settings, temp views and attached databases are per connection.
+	db.SetMaxOpenConns(1)
+	var set []string
+	if opts.MemoryLimit != "" {
+		set = append(set, fmt.Sprintf("SET memory_limit = %s", quote(opts.MemoryLimit)))
+	}
+	if opts.Threads > 0 {
+		set = append(set, fmt.Sprintf("SET threads = %d", opts.Threads))
+	}
+	if opts.TempDir != "" {
+		set = append(set, fmt.Sprintf("SET temp_directory = %s", quote(opts.TempDir)))
+	}
+	set = append(set, "SET TimeZone = 'UTC'")
+	for _, s := range set {
+		if _, err := db.Exec(s); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("duckdb %s: %w", s, err)
+		}
+	}
+	return &Engine{db: db}, nil
+}
+
+// DB exposes the database/sql handle for Go code that streams rows.
+func (e *Engine) DB() *sql.DB { return e.db }
+
+// Name implements engine.Engine.
+func (e *Engine) Name() string { return "duckdb" }
+
+// Exec implements engine.Engine.
+func (e *Engine) Exec(ctx context.Context, query string) error {
+	_, err := e.db.ExecContext(ctx, query)
+	return err
+}
+
+// Query implements engine.Engine.
+func (e *Engine) Query(ctx context.Context, query string) (*engine.Result, error) {
+	rows, err := e.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	res := &engine.Result{}
+	for _, c := range cols {
+		res.Columns = append(res.Columns, c.Name())
+		res.Types = append(res.Types, c.DatabaseTypeName())
+	}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	return res, rows.Err()
+}
+
+// Close implements engine.Engine.
+func (e *Engine) Close() error { return e.db.Close() }
+
+// quote makes a SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+var _ engine.Engine = (*Engine)(nil)
