@@ -1,0 +1,284 @@
+// Package config is the metadata-driven pipeline configuration (rcmlake.yaml): which source
+// tables to load, how (full or incremental on a watermark), whether they are active, and where
+// they go; the lake location; the engine's limits.
+//
+// It replaces the seed project's load_config.csv (see ImportSeed) with one YAML file that is
+// validated as a whole: Validate reports every problem with its file and line.
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Config is the whole rcmlake.yaml.
+type Config struct {
+	Version int     `yaml:"version"`
+	Project string  `yaml:"project,omitempty"`
+	Lake    Lake    `yaml:"lake,omitempty"`
+	Engine  Engine  `yaml:"engine,omitempty"`
+	Ingest  Ingest  `yaml:"ingest,omitempty"`
+	Sources Sources `yaml:"sources,omitempty"`
+	Silver  Silver  `yaml:"silver,omitempty"`
+	Roles   []Role  `yaml:"roles,omitempty"`
+	file    string  // where it was loaded from, for messages
+}
+
+// Lake says where the lakehouse lives.
+type Lake struct {
+	Pos `yaml:"-"`
+	// Root is a local path, file://, abfss://container@account.dfs.core.windows.net/path,
+	// az://container/path or s3://bucket/path.
+	Root string `yaml:"root,omitempty"`
+	// Endpoint overrides the storage service endpoint (Azurite, MinIO, moto).
+	Endpoint string `yaml:"endpoint,omitempty"`
+	// Credentials are secret references (${secret:...} or ${env:...}), never literals.
+	Credentials map[string]string `yaml:"credentials,omitempty"`
+	// CacheDir holds local copies of remote data files for the embedded engine.
+	CacheDir string `yaml:"cache_dir,omitempty"`
+}
+
+// Engine selects and bounds the SQL engine.
+type Engine struct {
+	Pos         `yaml:"-"`
+	Name        string `yaml:"name,omitempty"`         // duckdb (default) or spark
+	MemoryLimit string `yaml:"memory_limit,omitempty"` // e.g. 2GB
+	Threads     int    `yaml:"threads,omitempty"`
+	TempDir     string `yaml:"temp_dir,omitempty"`
+	// Remote is the Spark Connect endpoint (sc://host:port) when Name is spark.
+	Remote string `yaml:"remote,omitempty"`
+}
+
+// Ingest holds settings for the bronze layer as a whole.
+type Ingest struct {
+	Pos `yaml:"-"`
+	// Parallelism is how many tables load at once (the seed's ADF ForEach batch count was 5).
+	Parallelism int `yaml:"parallelism,omitempty"`
+	// Retries is how many times a failed table load is retried.
+	Retries int `yaml:"retries,omitempty"`
+}
+
+// Sources lists everything rcmlake reads.
+type Sources struct {
+	EMR     []Database `yaml:"emr,omitempty"`
+	Landing *Landing   `yaml:"landing,omitempty"`
+	APIs    APIs       `yaml:"apis,omitempty"`
+}
+
+// Database is one hospital's EMR database.
+type Database struct {
+	Pos        `yaml:"-"`
+	Name       string  `yaml:"name,omitempty"`       // e.g. trendytech-hospital-a
+	Datasource string  `yaml:"datasource,omitempty"` // short code stamped on every row, e.g. hos-a
+	Driver     string  `yaml:"driver,omitempty"`     // sqlite, postgres or sqlserver
+	DSN        string  `yaml:"dsn,omitempty"`        // a path for sqlite; otherwise a ${secret:...} reference
+	Schema     string  `yaml:"schema,omitempty"`     // default schema for its tables (dbo, public, ...)
+	Tables     []Table `yaml:"tables,omitempty"`
+}
+
+// Load types.
+const (
+	LoadFull        = "full"
+	LoadIncremental = "incremental"
+)
+
+// Table is one source table and how it loads, like a row of the seed's load_config.csv.
+type Table struct {
+	Pos        `yaml:"-"`
+	Name       string   `yaml:"name,omitempty"`        // table name in the source, optionally schema-qualified
+	Load       string   `yaml:"load,omitempty"`        // full or incremental
+	Watermark  string   `yaml:"watermark,omitempty"`   // column whose growth marks new rows (incremental)
+	PrimaryKey []string `yaml:"primary_key,omitempty"` // the source's key; ties on the watermark are ordered by it
+	Active     *bool    `yaml:"active,omitempty"`      // false skips the table; default true
+	Target     string   `yaml:"target,omitempty"`      // bronze table name; default the table name
+}
+
+// IsActive reports whether the table loads; a missing flag means yes.
+func (t Table) IsActive() bool { return t.Active == nil || *t.Active }
+
+// TargetName is the bronze table name.
+func (t Table) TargetName() string {
+	if t.Target != "" {
+		return t.Target
+	}
+	n := t.Name
+	if i := strings.LastIndex(n, "."); i >= 0 {
+		n = n[i+1:]
+	}
+	return strings.ToLower(n)
+}
+
+// Landing is the folder where claims and code files arrive.
+type Landing struct {
+	Pos     `yaml:"-"`
+	Root    string        `yaml:"root,omitempty"`    // local path or storage URL
+	Archive string        `yaml:"archive,omitempty"` // where processed files move, relative to Root; default "archive"
+	Files   []LandingFile `yaml:"files,omitempty"`
+}
+
+// LandingFile maps files matching a pattern to a bronze table and a datasource.
+type LandingFile struct {
+	Pos        `yaml:"-"`
+	Pattern    string           `yaml:"pattern,omitempty"`    // glob relative to the landing root, e.g. claims/hospital1_*.csv
+	Datasource string           `yaml:"datasource,omitempty"` // e.g. hos-a
+	Table      string           `yaml:"table,omitempty"`      // bronze table, e.g. claims
+	Format     string           `yaml:"format,omitempty"`     // csv (default)
+	Columns    []ExpectedColumn `yaml:"columns,omitempty"`    // expected columns; unknown ones are rescued
+	Active     *bool            `yaml:"active,omitempty"`
+}
+
+// IsActive reports whether the files load; a missing flag means yes.
+func (f LandingFile) IsActive() bool { return f.Active == nil || *f.Active }
+
+// ExpectedColumn is a column a landing file should have.
+type ExpectedColumn struct {
+	Name     string `yaml:"name,omitempty"`
+	Required bool   `yaml:"required,omitempty"`
+}
+
+// APIs configures the public reference APIs.
+type APIs struct {
+	NPI *API `yaml:"npi,omitempty"`
+	ICD *API `yaml:"icd,omitempty"`
+}
+
+// API is one reference API client's settings.
+type API struct {
+	Pos          `yaml:"-"`
+	Enabled      *bool   `yaml:"enabled,omitempty"`
+	Kind         string  `yaml:"kind,omitempty"`     // icd: who, nlm or cms-file
+	BaseURL      string  `yaml:"base_url,omitempty"` // override for tests, mirrors and offline replay
+	TokenURL     string  `yaml:"token_url,omitempty"`
+	ClientID     string  `yaml:"client_id,omitempty"`     // ${secret:...}
+	ClientSecret string  `yaml:"client_secret,omitempty"` // ${secret:...}
+	RatePerSec   float64 `yaml:"rate_per_sec,omitempty"`
+	Workers      int     `yaml:"workers,omitempty"`
+	Root         string  `yaml:"root,omitempty"` // ICD walk root or file path
+	Timeout      string  `yaml:"timeout,omitempty"`
+}
+
+// IsEnabled reports whether the API is used; a missing flag means yes.
+func (a *API) IsEnabled() bool { return a != nil && (a.Enabled == nil || *a.Enabled) }
+
+// Silver holds the silver layer's settings: the common data model's column mappings and the
+// quality rules. The SQL models themselves are files (models/silver/*.sql).
+type Silver struct {
+	Entities []Entity `yaml:"entities,omitempty"`
+}
+
+// Entity is one CDM entity (patients, providers, ...).
+type Entity struct {
+	Pos     `yaml:"-"`
+	Name    string         `yaml:"name,omitempty"`
+	Key     []string       `yaml:"key,omitempty"`     // CDM business key columns
+	History string         `yaml:"history,omitempty"` // scd2 (default) or none
+	Deletes string         `yaml:"deletes,omitempty"` // ignore (default), close or marker
+	Sources []EntitySource `yaml:"sources,omitempty"`
+	Rules   []Rule         `yaml:"rules,omitempty"`
+}
+
+// EntitySource maps one bronze table's columns onto the entity's CDM columns, by name.
+type EntitySource struct {
+	Pos        `yaml:"-"`
+	Datasource string `yaml:"datasource,omitempty"`
+	Table      string `yaml:"table,omitempty"` // bronze table
+	// Columns maps each CDM column to a SQL expression over the bronze row, usually just the
+	// source column name; e.g. provider_id: "'H1-' || ProviderID".
+	Columns map[string]string `yaml:"columns,omitempty"`
+}
+
+// Rule is a data-quality rule, in the spirit of dbt tests.
+type Rule struct {
+	Pos      `yaml:"-"`
+	Name     string   `yaml:"name,omitempty"`
+	Type     string   `yaml:"type,omitempty"` // not_null, unique, accepted_values, regex, range, relationships, expression, freshness
+	Columns  []string `yaml:"columns,omitempty"`
+	Values   []string `yaml:"values,omitempty"`   // accepted_values; the literal strings that count as null for not_null
+	Pattern  string   `yaml:"pattern,omitempty"`  // regex
+	Min      *float64 `yaml:"min,omitempty"`      // range
+	Max      *float64 `yaml:"max,omitempty"`      // range
+	To       string   `yaml:"to,omitempty"`       // relationships: entity.column
+	Expr     string   `yaml:"expr,omitempty"`     // expression: SQL that is true for good rows
+	MaxAge   string   `yaml:"max_age,omitempty"`  // freshness
+	Severity string   `yaml:"severity,omitempty"` // warn, quarantine, drop or fail
+}
+
+// Role is a named set of grants.
+type Role struct {
+	Pos    `yaml:"-"`
+	Name   string   `yaml:"name,omitempty"`
+	Grants []string `yaml:"grants,omitempty"` // e.g. "select on gold.*"
+	PHI    bool     `yaml:"phi,omitempty"`    // may see PHI columns unmasked
+}
+
+// Pos is where a YAML mapping began, for error messages.
+type Pos struct {
+	Line   int
+	Column int
+}
+
+// Position returns "file:line".
+func (c *Config) Position(p Pos) string {
+	if p.Line == 0 {
+		return c.file
+	}
+	return fmt.Sprintf("%s:%d", c.file, p.Line)
+}
+
+// File is the path the config was loaded from.
+func (c *Config) File() string { return c.file }
+
+// Database returns the EMR database with the given datasource code.
+func (c *Config) Database(datasource string) (*Database, bool) {
+	for i := range c.Sources.EMR {
+		if c.Sources.EMR[i].Datasource == datasource {
+			return &c.Sources.EMR[i], true
+		}
+	}
+	return nil, false
+}
+
+// applyDefaults fills in what an empty field means.
+func (c *Config) applyDefaults() {
+	if c.Version == 0 {
+		c.Version = 1
+	}
+	if c.Engine.Name == "" {
+		c.Engine.Name = "duckdb"
+	}
+	if c.Ingest.Parallelism == 0 {
+		c.Ingest.Parallelism = 5
+	}
+	if c.Lake.Root == "" {
+		c.Lake.Root = "lake"
+	}
+	for i := range c.Sources.EMR {
+		db := &c.Sources.EMR[i]
+		for j := range db.Tables {
+			t := &db.Tables[j]
+			t.Load = strings.ToLower(t.Load)
+			if t.Load == "" {
+				t.Load = LoadFull
+			}
+		}
+	}
+	if l := c.Sources.Landing; l != nil {
+		if l.Archive == "" {
+			l.Archive = "archive"
+		}
+		for i := range l.Files {
+			if l.Files[i].Format == "" {
+				l.Files[i].Format = "csv"
+			}
+		}
+	}
+	for i := range c.Silver.Entities {
+		e := &c.Silver.Entities[i]
+		if e.History == "" {
+			e.History = "scd2"
+		}
+		if e.Deletes == "" {
+			e.Deletes = "ignore"
+		}
+	}
+}
