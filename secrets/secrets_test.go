@@ -1,0 +1,41 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestResolveProvidersAndRedact(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "pg-password"), []byte("s3cr3t-from-file\n"), 0o600)
+	t.Setenv(EnvName("emr-hospital-a-dsn"), "postgres://u:envpass99@h/db")
+	t.Setenv("PLAIN_VAR", "plainvalue")
+	r := NewResolver(Env{}, Dir(dir))
+	ctx := context.Background()
+
+	got, err := r.Resolve(ctx, "${secret:emr-hospital-a-dsn}")
+	if err != nil || got != "postgres://u:envpass99@h/db" {
+		t.Fatalf("env provider: %q %v", got, err)
+	}
+	got, err = r.Resolve(ctx, "host=h password=${secret:pg-password} user=${env:PLAIN_VAR}")
+	if err != nil || got != "host=h password=s3cr3t-from-file user=plainvalue" {
+		t.Fatalf("mixed: %q %v", got, err)
+	}
+	_, err = r.Resolve(ctx, "${secret:missing-one}")
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "missing-one") {
+		t.Fatalf("missing secret: %v", err)
+	}
+	if _, err := r.Resolve(ctx, "${secret:../etc/passwd}"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("path traversal not refused: %v", err)
+	}
+	msg := r.Redact("connect postgres://u:envpass99@h/db failed; pw s3cr3t-from-file")
+	for _, v := range []string{"envpass99", "s3cr3t-from-file"} {
+		if strings.Contains(msg, v) {
+			t.Errorf("Redact left %q in %q", v, msg)
+		}
+	}
+}
