@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,5 +38,23 @@ func TestResolveProvidersAndRedact(t *testing.T) {
 		if strings.Contains(msg, v) {
 			t.Errorf("Redact left %q in %q", v, msg)
 		}
+	}
+}
+
+func TestRedactingHandler(t *testing.T) {
+	t.Setenv(EnvName("db"), "postgres://svc:Tr0ub4dor@db/emr")
+	r := NewResolver(Env{})
+	dsn, err := r.Resolve(context.Background(), "${secret:db}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	log := slog.New(RedactingHandler(slog.NewJSONHandler(&buf, nil), r))
+	log.With("dsn", dsn).Info("connecting to "+dsn, "err", errors.New("dial "+dsn+": refused"), slog.Group("src", "dsn", dsn))
+	if strings.Contains(buf.String(), "Tr0ub4dor") {
+		t.Fatalf("secret in log output: %s", buf.String())
+	}
+	if !strings.Contains(buf.String(), "[REDACTED]") {
+		t.Fatalf("nothing redacted: %s", buf.String())
 	}
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/rcmlake/rcmlake/secrets"
 )
 
 // Exit codes.
@@ -45,7 +47,19 @@ type globals struct {
 var (
 	gflags   globals
 	builders []func() *cobra.Command
+	// resolver expands ${secret:...} references for every command and remembers the values,
+	// so that logs and error messages can be redacted.
+	resolver = newResolver()
 )
+
+// newResolver asks the environment first, then mounted secret files.
+func newResolver() *secrets.Resolver {
+	dir := os.Getenv("RCMLAKE_SECRETS_DIR")
+	if dir == "" {
+		dir = "/run/secrets"
+	}
+	return secrets.NewResolver(secrets.Env{}, secrets.Dir(dir))
+}
 
 // register adds a subcommand builder; called from init functions of the command files.
 func register(b func() *cobra.Command) { builders = append(builders, b) }
@@ -90,7 +104,7 @@ func setupLogging(w io.Writer) error {
 	default:
 		return usagef("--log-format %q: want text or json", gflags.logFormat)
 	}
-	slog.SetDefault(slog.New(h))
+	slog.SetDefault(slog.New(secrets.RedactingHandler(h, resolver)))
 	return nil
 }
 
@@ -113,7 +127,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "Error:", err)
+	fmt.Fprintln(stderr, "Error:", resolver.Redact(err.Error()))
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		fmt.Fprintln(stderr, "Run 'rcmlake --help' for usage.")
