@@ -21,7 +21,7 @@ func (sqliteDialect) QuoteIdent(n string) string {
 	}
 	return strings.Join(parts, ".")
 }
-func (sqliteDialect) Placeholder(int) string         { return "?" }
+func (sqliteDialect) Placeholder(int) string          { return "?" }
 func (sqliteDialect) WatermarkExpr(col string) string { return "CAST(" + col + " AS TEXT)" }
 
 func load(t *testing.T, db *sql.DB, prev Watermark) ([]string, ExtractStats, Watermark) {
@@ -30,7 +30,11 @@ func load(t *testing.T, db *sql.DB, prev Watermark) ([]string, ExtractStats, Wat
 	var ids []string
 	st, next, err := e.Run(context.Background(), func(cols []*sql.ColumnType, vals []any) error {
 		if len(cols) != 3 || cols[0].Name() != "PatientID" {
-			names := []string{}; for _, c := range cols { names = append(names, c.Name()) }; return fmt.Errorf("columns %v leak the mark column or lose one", names)
+			names := []string{}
+			for _, c := range cols {
+				names = append(names, c.Name())
+			}
+			return fmt.Errorf("columns %v leak the mark column or lose one", names)
 		}
 		ids = append(ids, fmt.Sprint(vals[0]))
 		return nil

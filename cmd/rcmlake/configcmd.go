@@ -20,7 +20,9 @@ func newConfigCmd() *cobra.Command {
 		Use:   "config",
 		Short: "Work with the pipeline config (rcmlake.yaml)",
 		Args:  exactArgs(0),
-		RunE:  func(cmd *cobra.Command, _ []string) error { return usagef("config needs a subcommand; see rcmlake config --help") },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usagef("config needs a subcommand; see rcmlake config --help")
+		},
 	}
 	var opts config.SeedImport
 	var out string
