@@ -22,7 +22,7 @@ const (
 )
 
 // HashExpr is the null-safe change-detection hash of the tracked columns. Each value is
-// length-prefixed and NULL has its own marker, so NULL, '', 'NULL' and shifted boundaries
+// length-prefixed and NULL has its own marker, so NULL, ”, 'NULL' and shifted boundaries
 // ("a|b","c" versus "a","b|c") all hash differently. The seed's `<>` comparison missed changes
 // to and from NULL; this does not.
 func HashExpr(cols []string) string {
