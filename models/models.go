@@ -1,0 +1,87 @@
+// Package models holds the SQL models, one file per table, by layer, as in a dbt project:
+// silver/<entity>.sql, gold/<table>.sql, kpi/<name>.sql. They are embedded in the binary and
+// may be overridden by a folder of the same shape (config: models_dir).
+//
+// A model is a SELECT. It names its inputs with template calls that the runner expands:
+// {{ staged }} is the entity's bronze rows mapped onto CDM column names, {{ ref "silver.x" }}
+// another table. The SQL is what DuckDB and Spark SQL both accept.
+package models
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"text/template"
+)
+
+//go:embed silver/*.sql
+var embedded embed.FS
+
+// Source is where models are read from.
+type Source struct {
+	fsys fs.FS
+}
+
+// Embedded returns the models built into the binary.
+func Embedded() Source { return Source{fsys: embedded} }
+
+// Dir returns the models in a folder (a user's override of the built-in ones).
+func Dir(dir string) Source { return Source{fsys: os.DirFS(dir)} }
+
+// List names the models of a layer, sorted.
+func (s Source) List(layer string) ([]string, error) {
+	entries, err := fs.ReadDir(s.fsys, layer)
+	if err != nil {
+		return nil, fmt.Errorf("models %s: %w", layer, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".sql") {
+			out = append(out, strings.TrimSuffix(e.Name(), ".sql"))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Funcs are the template calls a model may use.
+type Funcs struct {
+	// Staged is the relation of the entity's mapped bronze rows (silver models).
+	Staged func() (string, error)
+	// Ref is the relation of another table, "layer.name".
+	Ref func(name string) (string, error)
+}
+
+// Render reads layer/name.sql and expands its template calls.
+func (s Source) Render(layer, name string, f Funcs) (string, error) {
+	p := path.Join(layer, name+".sql")
+	data, err := fs.ReadFile(s.fsys, p)
+	if err != nil {
+		return "", fmt.Errorf("model %s.%s: %w", layer, name, err)
+	}
+	missing := func(what string) func(...string) (string, error) {
+		return func(...string) (string, error) {
+			return "", fmt.Errorf("%s is not available in %s models", what, layer)
+		}
+	}
+	fm := template.FuncMap{"staged": func() (string, error) { return missing("staged")() }, "ref": func(n string) (string, error) { return missing("ref")(n) }}
+	if f.Staged != nil {
+		fm["staged"] = f.Staged
+	}
+	if f.Ref != nil {
+		fm["ref"] = f.Ref
+	}
+	t, err := template.New(p).Option("missingkey=error").Funcs(fm).Parse(string(data))
+	if err != nil {
+		return "", fmt.Errorf("model %s: %w", p, err)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, nil); err != nil {
+		return "", fmt.Errorf("model %s: %w", p, err)
+	}
+	return b.String(), nil
+}
