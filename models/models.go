@@ -18,7 +18,7 @@ import (
 	"text/template"
 )
 
-//go:embed silver/*.sql
+//go:embed silver/*.sql gold/*.sql kpi/*.sql
 var embedded embed.FS
 
 // Source is where models are read from.
@@ -50,6 +50,8 @@ func (s Source) List(layer string) ([]string, error) {
 
 // Funcs are the template calls a model may use.
 type Funcs struct {
+	// Dialect renders the few date functions whose names differ between engines.
+	Dialect Dialect
 	// Staged is the relation of the entity's mapped bronze rows (silver models).
 	Staged func() (string, error)
 	// Ref is the relation of another table, "layer.name".
@@ -69,6 +71,13 @@ func (s Source) Render(layer, name string, f Funcs) (string, error) {
 		}
 	}
 	fm := template.FuncMap{"staged": func() (string, error) { return missing("staged")() }, "ref": func(n string) (string, error) { return missing("ref")(n) }}
+	d := f.Dialect
+	if d == nil {
+		d = DuckDB{}
+	}
+	fm["month_start"] = d.MonthStart
+	fm["date_diff_days"] = d.DateDiffDays
+	fm["add_months"] = d.AddMonths
 	if f.Staged != nil {
 		fm["staged"] = f.Staged
 	}

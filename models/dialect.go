@@ -1,0 +1,32 @@
+package models
+
+import "fmt"
+
+// Dialect renders the date functions that DuckDB and Spark SQL name differently. Everything
+// else in the models is SQL both engines accept; this is the one place they differ.
+type Dialect interface {
+	// MonthStart is the first day of x's month, as a DATE.
+	MonthStart(x string) string
+	// DateDiffDays is the number of days from a to b (b - a).
+	DateDiffDays(a, b string) string
+	// AddMonths is the DATE n months after x.
+	AddMonths(x string, n int) string
+}
+
+// DuckDB is the embedded engine's dialect.
+type DuckDB struct{}
+
+func (DuckDB) MonthStart(x string) string {
+	return fmt.Sprintf("CAST(date_trunc('month', %s) AS DATE)", x)
+}
+func (DuckDB) DateDiffDays(a, b string) string { return fmt.Sprintf("date_diff('day', %s, %s)", a, b) }
+func (DuckDB) AddMonths(x string, n int) string {
+	return fmt.Sprintf("CAST(%s + INTERVAL (%d) MONTH AS DATE)", x, n)
+}
+
+// Spark is Spark SQL's dialect.
+type Spark struct{}
+
+func (Spark) MonthStart(x string) string       { return fmt.Sprintf("trunc(%s, 'MM')", x) }
+func (Spark) DateDiffDays(a, b string) string  { return fmt.Sprintf("datediff(%s, %s)", b, a) }
+func (Spark) AddMonths(x string, n int) string { return fmt.Sprintf("add_months(%s, %d)", x, n) }

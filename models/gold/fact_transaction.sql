@@ -1,0 +1,38 @@
+-- gold.fact_transaction: one row per current, clean silver transaction (the seed's
+-- fact_transactions, with correct types and joins). Dimension members are the versions
+-- current at the service date; a missing or quarantined member maps to the "unknown" member
+-- (-1 / 'unknown'), so no fact is ever dropped.
+SELECT
+  t.transaction_key,
+  t.transaction_id,
+  t.datasource,
+  coalesce(p.patient_sk, '-1')          AS patient_sk,
+  coalesce(v.provider_sk, '-1')         AS provider_sk,
+  coalesce(d.department_key, 'unknown') AS department_key,
+  t.encounter_key,
+  t.claim_key,
+  t.procedure_code                      AS cpt_code,
+  t.icd_code,
+  t.payor_id,
+  t.amount_type,
+  t.visit_type,
+  t.line_of_business,
+  t.visit_date,
+  t.service_date,
+  t.paid_date,
+  t.amount                              AS charge_amount,
+  t.paid_amount,
+  t.insert_date,
+  (p.patient_sk IS NULL OR v.provider_sk IS NULL OR d.department_key IS NULL) AS has_unknown_member
+FROM {{ ref "silver.transactions" }} t
+LEFT JOIN {{ ref "gold.dim_patient" }} p
+  ON p.patient_key = t.patient_key
+ AND coalesce(t.service_date, DATE '1900-01-01') >= p.valid_from
+ AND (p.valid_to IS NULL OR coalesce(t.service_date, DATE '1900-01-01') < p.valid_to)
+LEFT JOIN {{ ref "gold.dim_provider" }} v
+  ON v.provider_key = t.provider_key
+ AND coalesce(t.service_date, DATE '1900-01-01') >= v.valid_from
+ AND (v.valid_to IS NULL OR coalesce(t.service_date, DATE '1900-01-01') < v.valid_to)
+LEFT JOIN {{ ref "gold.dim_department" }} d
+  ON d.department_key = t.department_key
+WHERE t.is_current AND NOT t.is_quarantined AND NOT t.is_deleted
