@@ -12,12 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -113,6 +116,10 @@ func New(ctx context.Context, cfg Config) (*Storage, error) {
 	}
 	s.url = displayURL(cfg, endpoint)
 
+	var opts *container.ClientOptions
+	if cfg.httpClient != nil {
+		opts = &container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: cfg.httpClient}}
+	}
 	var err error
 	switch {
 	case creds.AccountKey != "":
@@ -122,17 +129,17 @@ func New(ctx context.Context, cfg Config) (*Storage, error) {
 		var cred *azblob.SharedKeyCredential
 		cred, err = azblob.NewSharedKeyCredential(cfg.Account, creds.AccountKey)
 		if err == nil {
-			s.client, err = container.NewClientWithSharedKeyCredential(containerURL, cred, nil)
+			s.client, err = container.NewClientWithSharedKeyCredential(containerURL, cred, opts)
 		}
 	case creds.SASToken != "":
-		s.client, err = container.NewClientWithNoCredential(containerURL+"?"+strings.TrimPrefix(creds.SASToken, "?"), nil)
+		s.client, err = container.NewClientWithNoCredential(containerURL+"?"+strings.TrimPrefix(creds.SASToken, "?"), opts)
 	case creds.Token != nil:
-		s.client, err = container.NewClient(containerURL, creds.Token, nil)
+		s.client, err = container.NewClient(containerURL, creds.Token, opts)
 	default:
 		var cred *azidentity.DefaultAzureCredential
 		cred, err = azidentity.NewDefaultAzureCredential(nil)
 		if err == nil {
-			s.client, err = container.NewClient(containerURL, cred, nil)
+			s.client, err = container.NewClient(containerURL, cred, opts)
 		}
 	}
 	if err != nil {
@@ -228,23 +235,59 @@ func (s *Storage) Put(ctx context.Context, key string, r io.Reader) error {
 
 // PutIfAbsent implements lake.Storage with a single Put Blob carrying If-None-Match: *,
 // which the service applies atomically.
+//
+// It retries transient failures itself, with the SDK's retries off: if an attempt whose
+// outcome is unknown (a timeout, a 5xx) did land, the retry is refused as "exists", and
+// only then is the stored blob compared with data — equal bytes mean the write was ours.
 func (s *Storage) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 	name, err := s.name(key)
 	if err != nil {
 		return err
 	}
-	_, err = s.client.NewBlockBlobClient(name).Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), &blockblob.UploadOptions{
+	opts := &blockblob.UploadOptions{
 		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{
 			IfNoneMatch: to.Ptr(azcore.ETagAny),
 		}},
-	})
-	if bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) || statusOf(err) == http.StatusPreconditionFailed {
-		return fmt.Errorf("azure lake %s: %s: %w", s.url, key, lake.ErrExists)
 	}
-	if err != nil {
-		return s.wrap("put-if-absent", key, err)
+	noRetry := policy.WithRetryOptions(ctx, policy.RetryOptions{MaxRetries: -1})
+	ambiguous := false
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err = s.client.NewBlockBlobClient(name).Upload(noRetry, streaming.NopCloser(bytes.NewReader(data)), opts)
+		if err == nil {
+			return nil
+		}
+		if bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) || statusOf(err) == http.StatusPreconditionFailed {
+			if ambiguous {
+				if got, gerr := lake.ReadAll(ctx, s, key); gerr == nil && bytes.Equal(got, data) {
+					return nil
+				}
+			}
+			return fmt.Errorf("azure lake %s: %s: %w", s.url, key, lake.ErrExists)
+		}
+		if !isTransient(err) || attempt == 5 || ctx.Err() != nil {
+			return s.wrap("put-if-absent", key, err)
+		}
+		ambiguous = true
+		select {
+		case <-ctx.Done():
+			return s.wrap("put-if-absent", key, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff *= 2
 	}
-	return nil
+}
+
+// isTransient reports failures after which the request may or may not have been applied.
+func isTransient(err error) bool {
+	switch st := statusOf(err); {
+	case st >= 500, st == http.StatusRequestTimeout, st == http.StatusTooManyRequests:
+		return true
+	case st != 0:
+		return false
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // Stat implements lake.Storage.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
+	"github.com/rcmlake/rcmlake/internal/faulty"
 	"github.com/rcmlake/rcmlake/internal/testenv"
 	"github.com/rcmlake/rcmlake/lake"
 	"github.com/rcmlake/rcmlake/lake/laketest"
@@ -229,5 +231,42 @@ func TestMissingContainer(t *testing.T) {
 	_, err := New(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "ContainerNotFound") || !strings.Contains(err.Error(), cfg.Container) {
 		t.Fatalf("New on a missing container: %v, want a ContainerNotFound error naming %s", err, cfg.Container)
+	}
+}
+
+// TestPutIfAbsentLostResponse: the service applied the conditional write but the answer
+// was lost. The retry is refused as "exists"; PutIfAbsent must see that the blob holds
+// its own bytes and report success, not a conflict — else a Delta writer would think it
+// lost a race it won.
+func TestPutIfAbsentLostResponse(t *testing.T) {
+	cfg := azuriteConfig(t, "")
+	fault := &faulty.LostResponse{Times: 1, Match: func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.Header.Get("If-None-Match") == "*"
+	}}
+	cfg.httpClient = fault.Client()
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.PutIfAbsent(ctx, "_delta_log/0.json", []byte("mine")); err != nil {
+		t.Fatalf("PutIfAbsent after a lost response: %v, want success", err)
+	}
+	if fault.Lost() < 1 {
+		t.Fatal("the fault was never injected")
+	}
+	// Someone else's content under the key is still a conflict after a lost response.
+	if err := s.Put(ctx, "_delta_log/1.json", strings.NewReader("theirs")); err != nil {
+		t.Fatal(err)
+	}
+	fault2 := &faulty.LostResponse{Times: 1, Match: func(r *http.Request) bool { return r.Header.Get("If-None-Match") == "*" }}
+	cfg.httpClient = fault2.Client()
+	cfg.CreateContainer = false
+	s2, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.PutIfAbsent(ctx, "_delta_log/1.json", []byte("mine")); !errors.Is(err, lake.ErrExists) {
+		t.Fatalf("PutIfAbsent over another writer's object: %v, want ErrExists", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -42,6 +43,8 @@ type Config struct {
 
 	// listPageSize, when set, bounds listing pages (tests use it to exercise paging).
 	listPageSize int32
+	// httpClient, when set, carries the requests (tests inject faults with it).
+	httpClient *http.Client
 }
 
 // Credentials authenticate to the storage account. The first one set wins, in the order

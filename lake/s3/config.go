@@ -3,6 +3,7 @@ package s3
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -33,7 +34,8 @@ type Config struct {
 	PartSize    int64
 	Concurrency int
 
-	listPageSize int32 // tests bound listing pages to exercise paging
+	listPageSize int32        // tests bound listing pages to exercise paging
+	httpClient   *http.Client // tests inject faults with it
 }
 
 // Credentials authenticate to S3. With AccessKeyID set they are used as static keys;

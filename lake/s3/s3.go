@@ -123,6 +123,9 @@ func New(ctx context.Context, cfg Config) (*Storage, error) {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle || endpoint != ""
+		if cfg.httpClient != nil {
+			o.HTTPClient = cfg.httpClient
+		}
 	})
 	if err := s.checkBucket(ctx, cfg.CreateBucket, awsCfg.Region, creds.kind()); err != nil {
 		return nil, err

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rcmlake/rcmlake/internal/faulty"
 	"github.com/rcmlake/rcmlake/internal/testenv"
 	"github.com/rcmlake/rcmlake/lake"
 	"github.com/rcmlake/rcmlake/lake/laketest"
@@ -201,5 +203,33 @@ func TestCredentialsRedacted(t *testing.T) {
 		if strings.Contains(s, "SUPERSECRET") {
 			t.Fatalf("credentials leaked: %s", s)
 		}
+	}
+}
+
+// TestPutIfAbsentLostResponse: S3 applied the conditional write but the answer was lost;
+// the retry gets 412, and PutIfAbsent must recognise its own bytes and succeed.
+func TestPutIfAbsentLostResponse(t *testing.T) {
+	cfg := motoConfig(t, "")
+	fault := &faulty.LostResponse{Times: 1, Match: func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.Header.Get("If-None-Match") == "*"
+	}}
+	cfg.httpClient = fault.Client()
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.PutIfAbsent(ctx, "_delta_log/0.json", []byte("mine")); err != nil {
+		t.Fatalf("PutIfAbsent after a lost response: %v, want success", err)
+	}
+	if fault.Lost() < 1 {
+		t.Fatal("the fault was never injected")
+	}
+	if err := s.Put(ctx, "_delta_log/1.json", strings.NewReader("theirs")); err != nil {
+		t.Fatal(err)
+	}
+	fault.Times = 2 // lose the next response too
+	if err := s.PutIfAbsent(ctx, "_delta_log/1.json", []byte("mine")); !errors.Is(err, lake.ErrExists) {
+		t.Fatalf("PutIfAbsent over another writer's object: %v, want ErrExists", err)
 	}
 }
