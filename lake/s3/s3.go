@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,6 +28,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/rcmlake/rcmlake/lake"
 )
@@ -126,6 +128,13 @@ func New(ctx context.Context, cfg Config) (*Storage, error) {
 		if cfg.httpClient != nil {
 			o.HTTPClient = cfg.httpClient
 		}
+		// The SDK prints debug notes (e.g. "Response has no supported checksum") straight
+		// to stderr; keep its warnings, through slog, and drop the notes.
+		o.Logger = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+			if c == logging.Warn {
+				slog.Warn("s3: " + fmt.Sprintf(format, v...))
+			}
+		})
 	})
 	if err := s.checkBucket(ctx, cfg.CreateBucket, awsCfg.Region, creds.kind()); err != nil {
 		return nil, err
