@@ -74,7 +74,15 @@ func (s *Storage) Get(_ context.Context, key string) (io.ReadCloser, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", key, lake.ErrNotExist)
 	}
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	// A folder is not an object: remote stores have no folders, so neither may we.
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s: is a folder: %w", key, lake.ErrNotExist)
+	}
+	return f, nil
 }
 
 // writeTemp writes r to a new temporary file beside the final path and returns its name.
@@ -154,7 +162,7 @@ func (s *Storage) Stat(_ context.Context, key string) (lake.ObjectInfo, error) {
 		return lake.ObjectInfo{}, err
 	}
 	fi, err := os.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.IsDir()) {
 		return lake.ObjectInfo{}, fmt.Errorf("%s: %w", key, lake.ErrNotExist)
 	}
 	if err != nil {
