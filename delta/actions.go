@@ -55,25 +55,25 @@ type DeletionVector struct {
 
 // Add adds a data file to the table.
 type Add struct {
-	Path             string            `json:"path"`
+	Path             string             `json:"path"`
 	PartitionValues  map[string]*string `json:"partitionValues"`
-	Size             int64             `json:"size"`
-	ModificationTime int64             `json:"modificationTime"`
-	DataChange       bool              `json:"dataChange"`
-	Stats            string            `json:"stats,omitempty"`
-	Tags             map[string]string `json:"tags,omitempty"`
-	DeletionVector   *DeletionVector   `json:"deletionVector,omitempty"`
+	Size             int64              `json:"size"`
+	ModificationTime int64              `json:"modificationTime"`
+	DataChange       bool               `json:"dataChange"`
+	Stats            string             `json:"stats,omitempty"`
+	Tags             map[string]string  `json:"tags,omitempty"`
+	DeletionVector   *DeletionVector    `json:"deletionVector,omitempty"`
 }
 
 // Remove removes a data file; it stays as a tombstone until VACUUM may delete the file.
 type Remove struct {
-	Path                 string            `json:"path"`
-	DeletionTimestamp    *int64            `json:"deletionTimestamp,omitempty"`
-	DataChange           bool              `json:"dataChange"`
-	ExtendedFileMetadata bool              `json:"extendedFileMetadata,omitempty"`
+	Path                 string             `json:"path"`
+	DeletionTimestamp    *int64             `json:"deletionTimestamp,omitempty"`
+	DataChange           bool               `json:"dataChange"`
+	ExtendedFileMetadata bool               `json:"extendedFileMetadata,omitempty"`
 	PartitionValues      map[string]*string `json:"partitionValues,omitempty"`
-	Size                 *int64            `json:"size,omitempty"`
-	DeletionVector       *DeletionVector   `json:"deletionVector,omitempty"`
+	Size                 *int64             `json:"size,omitempty"`
+	DeletionVector       *DeletionVector    `json:"deletionVector,omitempty"`
 }
 
 // Txn records the latest version an application committed, for idempotent writes.

@@ -207,7 +207,7 @@ func encodeCheckpoint(s *Snapshot, tombstonesAfter int64) ([]byte, int, error) {
 		ReaderFeatures: p.ReaderFeatures, WriterFeatures: p.WriterFeatures}})
 	m := s.Metadata
 	rows = append(rows, ckptRow{MetaData: &ckptMetadata{ID: ptr(m.ID), Name: optStr(m.Name), Description: optStr(m.Description),
-		Format: &ckptFormat{Provider: ptr(orDefault(m.Format.Provider, "parquet")), Options: ptrMap(m.Format.Options)},
+		Format:       &ckptFormat{Provider: ptr(orDefault(m.Format.Provider, "parquet")), Options: ptrMap(m.Format.Options)},
 		SchemaString: ptr(m.SchemaString), PartitionColumns: nonNil(m.PartitionColumns), Configuration: ptrMap(m.Configuration),
 		CreatedTime: m.CreatedTime}})
 	appIDs := make([]string, 0, len(s.txns))
