@@ -1,0 +1,441 @@
+package duckdb
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	duck "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/lake"
+)
+
+// WriteMode says what a write does with the table's current files.
+type WriteMode int
+
+const (
+	// Append adds the query's rows.
+	Append WriteMode = iota
+	// Overwrite replaces every row with the query's rows.
+	Overwrite
+	// Replace removes the chosen files (WriteOptions.Remove) and adds the query's rows, in one
+	// commit: the building block of MERGE and SCD2.
+	Replace
+)
+
+// WriteOptions controls one write of a query's result into a Delta table.
+type WriteOptions struct {
+	Mode      WriteMode
+	Operation string            // commitInfo operation; default WRITE / MERGE
+	Remove    []delta.FileEntry // Replace: files to remove
+	Read      *delta.Snapshot   // the snapshot the query read; default: the latest
+	Txn       *delta.Txn        // (appId, version) that makes a retried write a no-op
+	Config    map[string]string // table properties when the table is created
+	Params    map[string]any    // extra commitInfo operationParameters
+	Metrics   map[string]int64  // extra commitInfo operationMetrics
+	FileBytes int64             // target data file size; default 128 MiB
+}
+
+// WriteResult is what a write committed.
+type WriteResult struct {
+	Version int64
+	Files   int
+	Rows    int64
+	Bytes   int64
+	Skipped bool // the txn was already committed: nothing was written
+}
+
+// WriteDelta runs query and commits its rows to the table in one atomic commit. Data files
+// are written first (unreferenced until the commit lands, so a crash leaves only garbage for
+// VACUUM); the commit is put-if-absent with conflict checks and retries.
+func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string, opts WriteOptions) (*WriteResult, error) {
+	read := opts.Read
+	if read == nil {
+		exists, err := tbl.Exists(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if exists {
+			if read, err = tbl.Latest(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if read != nil && opts.Txn != nil {
+		if v, ok := read.TxnVersion(opts.Txn.AppID); ok && v >= opts.Txn.Version {
+			return &WriteResult{Version: read.Version, Skipped: true}, nil
+		}
+	}
+	cols, err := e.describe(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("delta %s: %w", tbl.Location(), err)
+	}
+	schema := &delta.StructType{}
+	var sel []string
+	for _, c := range cols {
+		dt, cast, err := deltaType(c.typ)
+		if err != nil {
+			return nil, fmt.Errorf("delta %s: column %s: %w", tbl.Location(), c.name, err)
+		}
+		schema.Fields = append(schema.Fields, delta.StructField{Name: c.name, Type: dt, Nullable: true})
+		if cast != "" {
+			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", quoteIdent(c.name), cast, quoteIdent(c.name)))
+		} else {
+			sel = append(sel, quoteIdent(c.name))
+		}
+	}
+	newSchema := read == nil || read.Schema == nil || !sameSchema(read.Schema, schema)
+	if newSchema && read != nil && opts.Mode != Overwrite {
+		return nil, fmt.Errorf("delta %s: the query's columns (%s) differ from the table's (%s); only an overwrite may change the schema",
+			tbl.Location(), fieldList(schema), fieldList(read.Schema))
+	}
+
+	files, err := e.writeFiles(ctx, tbl, "SELECT "+strings.Join(sel, ", ")+" FROM ("+query+") q", opts.FileBytes)
+	if err != nil {
+		return nil, fmt.Errorf("delta %s: writing data files: %w", tbl.Location(), err)
+	}
+	op := opts.Operation
+	if op == "" {
+		op = map[WriteMode]string{Append: "WRITE", Overwrite: "WRITE", Replace: "MERGE"}[opts.Mode]
+	}
+	tx := tbl.Begin(read, op)
+	if newSchema {
+		tx.SetMetadata(schema, nil, opts.Config)
+	}
+	mode := map[WriteMode]string{Append: "Append", Overwrite: "Overwrite", Replace: "Replace"}[opts.Mode]
+	tx.Param("mode", mode)
+	for k, v := range opts.Params {
+		tx.Param(k, v)
+	}
+	for k, v := range opts.Metrics {
+		tx.Metric(k, v)
+	}
+	switch opts.Mode {
+	case Append:
+		tx.BlindAppend()
+	case Overwrite:
+		if read != nil {
+			tx.Remove(read.Files()...)
+		}
+	case Replace:
+		tx.Remove(opts.Remove...)
+	}
+	res := &WriteResult{}
+	for _, f := range files {
+		tx.Add(f.add)
+		res.Files++
+		res.Rows += f.rows
+		res.Bytes += f.add.Size
+	}
+	if opts.Txn != nil {
+		tx.SetTxn(opts.Txn.AppID, opts.Txn.Version)
+	}
+	v, err := tx.Commit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Version = v
+	return res, nil
+}
+
+type column struct{ name, typ string }
+
+func (e *Engine) describe(ctx context.Context, query string) ([]column, error) {
+	rows, err := e.db.QueryContext(ctx, "DESCRIBE "+query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []column
+	for rows.Next() {
+		var c column
+		var a, b, d, f any
+		if err := rows.Scan(&c.name, &c.typ, &a, &b, &d, &f); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+var duckDecimalRe = regexp.MustCompile(`^DECIMAL\((\d+),\s*(\d+)\)$`)
+
+// deltaType maps a DuckDB column type to a Delta type, and the cast that makes the Parquet
+// encoding what the Delta protocol expects ("" for none). Naive timestamps become UTC
+// timestamps, because timestamp_ntz would raise the table's protocol.
+func deltaType(t string) (delta.DataType, string, error) {
+	if m := duckDecimalRe.FindStringSubmatch(t); m != nil {
+		return delta.DataType{Primitive: fmt.Sprintf("decimal(%s,%s)", m[1], m[2])}, "", nil
+	}
+	switch t {
+	case "VARCHAR":
+		return delta.DataType{Primitive: "string"}, "", nil
+	case "BIGINT":
+		return delta.DataType{Primitive: "long"}, "", nil
+	case "INTEGER":
+		return delta.DataType{Primitive: "integer"}, "", nil
+	case "SMALLINT":
+		return delta.DataType{Primitive: "short"}, "", nil
+	case "TINYINT":
+		return delta.DataType{Primitive: "byte"}, "", nil
+	case "UTINYINT", "USMALLINT":
+		return delta.DataType{Primitive: "integer"}, "INTEGER", nil
+	case "UINTEGER":
+		return delta.DataType{Primitive: "long"}, "BIGINT", nil
+	case "HUGEINT", "UBIGINT":
+		return delta.DataType{Primitive: "decimal(38,0)"}, "DECIMAL(38,0)", nil
+	case "DOUBLE":
+		return delta.DataType{Primitive: "double"}, "", nil
+	case "FLOAT":
+		return delta.DataType{Primitive: "float"}, "", nil
+	case "BOOLEAN":
+		return delta.DataType{Primitive: "boolean"}, "", nil
+	case "BLOB":
+		return delta.DataType{Primitive: "binary"}, "", nil
+	case "DATE":
+		return delta.DataType{Primitive: "date"}, "", nil
+	case "TIMESTAMP WITH TIME ZONE":
+		return delta.DataType{Primitive: "timestamp"}, "", nil
+	case "TIMESTAMP", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP_NS":
+		return delta.DataType{Primitive: "timestamp"}, "TIMESTAMPTZ", nil
+	case "\"NULL\"", "NULL":
+		return delta.DataType{Primitive: "string"}, "VARCHAR", nil
+	}
+	if strings.HasSuffix(t, "[]") {
+		et, cast, err := deltaType(strings.TrimSuffix(t, "[]"))
+		if err != nil {
+			return delta.DataType{}, "", err
+		}
+		if cast != "" {
+			cast += "[]"
+		}
+		return delta.DataType{Array: &delta.ArrayType{ElementType: et, ContainsNull: true}}, cast, nil
+	}
+	return delta.DataType{}, "", fmt.Errorf("type %s has no Delta equivalent here; cast it in the model", t)
+}
+
+func sameSchema(a, b *delta.StructType) bool {
+	if len(a.Fields) != len(b.Fields) {
+		return false
+	}
+	for i := range a.Fields {
+		if a.Fields[i].Name != b.Fields[i].Name || a.Fields[i].Type.String() != b.Fields[i].Type.String() {
+			return false
+		}
+	}
+	return true
+}
+
+func fieldList(s *delta.StructType) string {
+	var parts []string
+	for _, f := range s.Fields {
+		parts = append(parts, f.Name+" "+f.Type.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+type writtenFile struct {
+	add  delta.Add
+	rows int64
+}
+
+// writeFiles writes the query into new Parquet files of the table and returns their adds.
+// Local tables get the files in place; remote ones get them uploaded from a temp folder.
+func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query string, fileBytes int64) ([]writtenFile, error) {
+	if fileBytes <= 0 {
+		fileBytes = 128 << 20
+	}
+	st := tbl.Storage()
+	stage, err := os.MkdirTemp("", "rcmlake-write-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+	dir := filepath.Join(stage, "out")
+	// Zstd compresses better than snappy at a similar speed; every Delta reader reads it.
+	copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880,
+		FILE_SIZE_BYTES %d, FILENAME_PATTERN 'part-{i}', PER_THREAD_OUTPUT false)`, query, quote(dir), fileBytes)
+	if _, err := e.db.ExecContext(ctx, copySQL); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var out []writtenFile
+	for i, ent := range entries {
+		local := filepath.Join(dir, ent.Name())
+		rows, stats, err := e.fileStats(ctx, local)
+		if err != nil {
+			return nil, err
+		}
+		if rows == 0 && len(entries) > 1 {
+			continue
+		}
+		name := delta.NewDataFileName(i, "zstd")
+		key := tbl.Root() + "/" + name
+		if tbl.Root() == "" {
+			key = name
+		}
+		fi, err := os.Stat(local)
+		if err != nil {
+			return nil, err
+		}
+		if lp, ok := st.(lake.LocalPather); ok {
+			dst := lp.LocalPath(key)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.Rename(local, dst); err != nil {
+				if err := copyUp(ctx, st, key, local); err != nil {
+					return nil, err
+				}
+			}
+		} else if err := copyUp(ctx, st, key, local); err != nil {
+			return nil, err
+		}
+		out = append(out, writtenFile{rows: rows, add: delta.Add{Path: name, PartitionValues: map[string]*string{},
+			Size: fi.Size(), ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: stats}})
+	}
+	return out, nil
+}
+
+func copyUp(ctx context.Context, st lake.Storage, key, local string) error {
+	f, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return st.Put(ctx, key, f)
+}
+
+// maxStatsColumns is how many leading columns get min/max/nullCount, as Spark's default
+// delta.dataSkippingNumIndexedCols.
+const maxStatsColumns = 32
+
+// fileStats computes numRecords and, for the first 32 primitive columns, min, max and
+// nullCount, in the JSON form Spark writes.
+func (e *Engine) fileStats(ctx context.Context, path string) (int64, string, error) {
+	cols, err := e.describe(ctx, "SELECT * FROM read_parquet("+quote(path)+")")
+	if err != nil {
+		return 0, "", err
+	}
+	exprs := []string{"count(*)"}
+	type statCol struct {
+		name, typ string
+		minmax    bool
+	}
+	var sc []statCol
+	for i, c := range cols {
+		if i >= maxStatsColumns {
+			break
+		}
+		if strings.HasPrefix(c.typ, "STRUCT") || strings.HasPrefix(c.typ, "MAP") || strings.HasSuffix(c.typ, "[]") {
+			continue
+		}
+		mm := c.typ != "BOOLEAN" && c.typ != "BLOB"
+		s := statCol{name: c.name, typ: c.typ, minmax: mm}
+		exprs = append(exprs, fmt.Sprintf("count(*) - count(%s)", quoteIdent(c.name)))
+		if mm {
+			exprs = append(exprs, fmt.Sprintf("min(%s)", quoteIdent(c.name)), fmt.Sprintf("max(%s)", quoteIdent(c.name)))
+		}
+		sc = append(sc, s)
+	}
+	row := e.db.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM read_parquet("+quote(path)+")")
+	vals := make([]any, len(exprs))
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := row.Scan(ptrs...); err != nil {
+		return 0, "", err
+	}
+	n := toInt64(vals[0])
+	st := delta.Stats{NumRecords: n, MinValues: map[string]any{}, MaxValues: map[string]any{}, NullCount: map[string]any{}}
+	i := 1
+	for _, c := range sc {
+		st.NullCount[c.name] = toInt64(vals[i])
+		i++
+		if c.minmax {
+			lo, hi := statValue(vals[i], c.typ, false), statValue(vals[i+1], c.typ, true)
+			if lo != nil && hi != nil {
+				st.MinValues[c.name], st.MaxValues[c.name] = lo, hi
+			}
+			i += 2
+		}
+	}
+	b, err := json.Marshal(st)
+	return n, string(b), err
+}
+
+func toInt64(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case *big.Int:
+		return x.Int64()
+	}
+	n, _ := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+	return n
+}
+
+// statValue renders a min or max as Spark does. Strings longer than 32 characters get no
+// stats (a truncated max would be wrong); timestamps are milliseconds, the max rounded up so
+// it still bounds the data.
+func statValue(v any, typ string, isMax bool) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		if len([]rune(x)) > 32 {
+			return nil
+		}
+		return x
+	case time.Time:
+		if typ == "DATE" {
+			return x.Format("2006-01-02")
+		}
+		t := x.UTC()
+		if isMax && t.Truncate(time.Millisecond) != t {
+			t = t.Truncate(time.Millisecond).Add(time.Millisecond)
+		} else {
+			t = t.Truncate(time.Millisecond)
+		}
+		return t.Format("2006-01-02T15:04:05.000Z07:00")
+	case duck.Decimal:
+		return json.Number(decimalText(x.Value, int(x.Scale)))
+	case float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+		return x
+	case *big.Int:
+		return json.Number(x.String())
+	}
+	return nil
+}
+
+func decimalText(v *big.Int, scale int) string {
+	neg := v.Sign() < 0
+	digits := new(big.Int).Abs(v).String()
+	for len(digits) <= scale {
+		digits = "0" + digits
+	}
+	s := digits
+	if scale > 0 {
+		s = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
