@@ -43,7 +43,12 @@ func (t *Table) Storage() lake.Storage { return t.store }
 func (t *Table) Root() string { return t.root }
 
 // Location is the table's URL, for messages.
-func (t *Table) Location() string { return strings.TrimSuffix(t.store.URL(), "/") + "/" + t.root }
+func (t *Table) Location() string {
+	if t.root == "" {
+		return strings.TrimSuffix(t.store.URL(), "/")
+	}
+	return strings.TrimSuffix(t.store.URL(), "/") + "/" + t.root
+}
 
 func (t *Table) key(rel string) string {
 	if t.root == "" {

@@ -9,7 +9,7 @@ import (
 
 // VacuumOptions control VACUUM.
 type VacuumOptions struct {
-	Retain time.Duration // how old a removed file must be; 0 means the table's retention (default 7 days)
+	Retain *time.Duration // how old a removed file must be; nil means the table's retention (default 7 days)
 	DryRun bool          // list, delete nothing
 	Force  bool          // allow a retention shorter than the table's
 }
@@ -33,9 +33,9 @@ func (t *Table) Vacuum(ctx context.Context, opts VacuumOptions) (*VacuumResult, 
 		return nil, err
 	}
 	tableRetention := tombstoneRetention(s.Metadata)
-	retain := opts.Retain
-	if retain == 0 {
-		retain = tableRetention
+	retain := tableRetention
+	if opts.Retain != nil {
+		retain = *opts.Retain
 	}
 	if retain < tableRetention && !opts.Force {
 		return nil, fmt.Errorf("delta %s: a retention of %s is shorter than the table's %s; readers of older versions could lose their files. Use --force if you are sure", t.Location(), retain, tableRetention)

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rcmlake/rcmlake/internal/testenv"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	gflags = globals{}
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	if code, _, _ := runCLI(t, "version"); code != exitOK {
+		t.Errorf("version: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "no-such-command"); code != exitUsage {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI(t, "table", "show"); code != exitUsage {
+		t.Errorf("missing argument: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI(t, "validate", filepath.Join(t.TempDir(), "missing.yaml")); code != exitFailure {
+		t.Errorf("missing config: exit %d, want 1", code)
+	}
+	for _, c := range []string{"table", "config", "validate", "table show"} {
+		code, out, _ := runCLI(t, append(strings.Fields(c), "--help")...)
+		if code != exitOK || !strings.Contains(out, "Usage:") {
+			t.Errorf("%s --help: exit %d\n%s", c, code, out)
+		}
+	}
+}
+
+func TestTableCommandsOnGoldenTables(t *testing.T) {
+	golden := filepath.Join(testenv.SharedDir(t), "delta-golden")
+	code, out, errs := runCLI(t, "table", "describe", filepath.Join(golden, "basic-decimal-table"))
+	if code != exitOK || !strings.Contains(out, "decimal(20,10)") || !strings.Contains(out, "Rows:       4") {
+		t.Fatalf("describe: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, "table", "show", filepath.Join(golden, "snapshot-repartitioned"), "--version", "2", "--limit", "-1", "--format", "csv")
+	if code != exitOK || strings.Count(strings.TrimSpace(out), "\n") != 10 {
+		t.Fatalf("show v2: exit %d, want a header and 10 rows:\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "table", "show", filepath.Join(golden, "basic-decimal-table"), "--format", "jsonl")
+	if code != exitOK || !strings.Contains(out, `"col3":-9999999999.9999999999`) {
+		t.Fatalf("show jsonl keeps decimals exact: exit %d\n%s", code, out)
+	}
+	code, _, errs = runCLI(t, "table", "show", filepath.Join(golden, "table-with-dv-small"))
+	if code != exitFailure || !strings.Contains(errs, "deletionVectors") {
+		t.Fatalf("deletion vectors: exit %d %s", code, errs)
+	}
+	code, out, _ = runCLI(t, "table", "history", filepath.Join(golden, "snapshot-repartitioned"))
+	if code != exitOK || !strings.Contains(out, "DELETE") {
+		t.Fatalf("history: exit %d\n%s", code, out)
+	}
+}
+
+func TestVacuumRefusesShortRetention(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(testenv.SharedDir(t), "delta-golden", "snapshot-repartitioned")
+	copyTree(t, src, dir)
+	code, _, errs := runCLI(t, "table", "vacuum", dir, "--retain", "1h")
+	if code != exitFailure || !strings.Contains(errs, "--force") {
+		t.Fatalf("short retention: exit %d %s", code, errs)
+	}
+	code, out, _ := runCLI(t, "table", "vacuum", dir, "--retain", "0s", "--force", "--dry-run")
+	if code != exitOK || strings.Count(out, ".parquet") == 0 {
+		t.Fatalf("dry run: exit %d\n%s", code, out)
+	}
+	before := countParquet(t, dir)
+	if code, _, _ := runCLI(t, "table", "vacuum", dir, "--retain", "0s", "--force"); code != exitOK {
+		t.Fatal("vacuum failed")
+	}
+	if after := countParquet(t, dir); after != 2 || before <= 2 {
+		t.Errorf("parquet files %d -> %d, want the 2 active ones left", before, after)
+	}
+	code, out, _ = runCLI(t, "table", "show", dir, "--limit", "-1", "--format", "csv")
+	if code != exitOK || strings.Count(strings.TrimSpace(out), "\n") != 20 {
+		t.Errorf("after vacuum the latest version reads 20 rows: exit %d\n%s", code, out)
+	}
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
+
+func countParquet(t *testing.T, dir string) int {
+	n := 0
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && strings.HasSuffix(p, ".parquet") && !strings.Contains(p, "_delta_log") {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+func TestImportSeedAndValidate(t *testing.T) {
+	seed := filepath.Join(testenv.SharedDir(t), "seed-data", "load_config.csv")
+	out := filepath.Join(t.TempDir(), "rcmlake.yaml")
+	if code, _, errs := runCLI(t, "config", "import-seed", seed, "-o", out); code != exitOK {
+		t.Fatalf("import-seed: %s", errs)
+	}
+	code, stdout, _ := runCLI(t, "validate", out)
+	if code != exitOK || !strings.Contains(stdout, "2 EMR databases, 10 tables") {
+		t.Fatalf("validate: exit %d %s", code, stdout)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nlake:\n  root: ftp://x\nbogus: 1\n"), 0o644)
+	code, stdout, _ = runCLI(t, "validate", bad)
+	if code != exitFailure || !strings.Contains(stdout, "bad.yaml:3:") || !strings.Contains(stdout, "bad.yaml:4:") {
+		t.Fatalf("validate bad: exit %d\n%s", code, stdout)
+	}
+}
