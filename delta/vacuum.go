@@ -10,8 +10,8 @@ import (
 // VacuumOptions control VACUUM.
 type VacuumOptions struct {
 	Retain *time.Duration // how old a removed file must be; nil means the table's retention (default 7 days)
-	DryRun bool          // list, delete nothing
-	Force  bool          // allow a retention shorter than the table's
+	DryRun bool           // list, delete nothing
+	Force  bool           // allow a retention shorter than the table's
 }
 
 // VacuumResult lists what VACUUM deleted (or would delete).

@@ -22,7 +22,9 @@ func newTableCmd() *cobra.Command {
 		Long: `Each subcommand takes a catalog name such as silver.patients or gold.fact_claim@v3 (resolved
 through the config's lake), or a table folder as a path or URL (file://, abfss://, s3://).`,
 		Args: exactArgs(0),
-		RunE: func(*cobra.Command, []string) error { return usagef("table needs a subcommand; see rcmlake table --help") },
+		RunE: func(*cobra.Command, []string) error {
+			return usagef("table needs a subcommand; see rcmlake table --help")
+		},
 	}
 	cmd.AddCommand(newTableHistoryCmd(), newTableShowCmd(), newTableDescribeCmd(), newTableVacuumCmd())
 	return cmd
