@@ -268,6 +268,14 @@ func TestConflictingRewritesDetected(t *testing.T) {
 	}
 }
 
+func mustFileStorage(tb testing.TB) *file.Storage {
+	st, err := file.New(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
 func mustLatest(t *testing.T, tbl *delta.Table) *delta.Snapshot {
 	s, err := tbl.Latest(context.Background())
 	if err != nil {

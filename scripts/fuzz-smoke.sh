@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Short, bounded runs of every native Go fuzz target (CI runs this after the tests). A crash
+# found here is saved under the package's testdata/fuzz and becomes a regression test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t="${FUZZ_TIME:-8s}"
+targets=(
+  "./config FuzzParse"
+  "./delta FuzzParseActions"
+  "./delta FuzzParseCheckpoint"
+)
+for entry in "${targets[@]}"; do
+  set -- $entry
+  echo "-- fuzz $2 ($1, $t)"
+  go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$t"
+done
