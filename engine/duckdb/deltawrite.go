@@ -43,6 +43,9 @@ type WriteOptions struct {
 	Params    map[string]any    // extra commitInfo operationParameters
 	Metrics   map[string]int64  // extra commitInfo operationMetrics
 	FileBytes int64             // target data file size; default 128 MiB
+	// PartitionBy lays files out in Hive-style folders by these columns (string, integer,
+	// date or boolean), escaped as Spark escapes them. Only when the table is created.
+	PartitionBy []string
 }
 
 // WriteResult is what a write committed.
@@ -99,7 +102,16 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 			tbl.Location(), fieldList(schema), fieldList(read.Schema))
 	}
 
-	files, err := e.writeFiles(ctx, tbl, "SELECT "+strings.Join(sel, ", ")+" FROM ("+query+") q", opts.FileBytes)
+	partBy := opts.PartitionBy
+	if read != nil && !newSchema {
+		partBy = read.Metadata.PartitionColumns
+	}
+	var files []writtenFile
+	if len(partBy) == 0 {
+		files, err = e.writeFiles(ctx, tbl, "SELECT "+strings.Join(sel, ", ")+" FROM ("+query+") q", "", nil, opts.FileBytes)
+	} else {
+		files, err = e.writePartitioned(ctx, tbl, "SELECT "+strings.Join(sel, ", ")+" FROM ("+query+") q", schema, partBy, opts.FileBytes)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("delta %s: writing data files: %w", tbl.Location(), err)
 	}
@@ -109,7 +121,7 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 	}
 	tx := tbl.Begin(read, op)
 	if newSchema {
-		tx.SetMetadata(schema, nil, opts.Config)
+		tx.SetMetadata(schema, partBy, opts.Config)
 	}
 	mode := map[WriteMode]string{Append: "Append", Overwrite: "Overwrite", Replace: "Replace"}[opts.Mode]
 	tx.Param("mode", mode)
@@ -250,7 +262,7 @@ type writtenFile struct {
 
 // writeFiles writes the query into new Parquet files of the table and returns their adds.
 // Local tables get the files in place; remote ones get them uploaded from a temp folder.
-func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query string, fileBytes int64) ([]writtenFile, error) {
+func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query, dir string, pv map[string]*string, fileBytes int64) ([]writtenFile, error) {
 	if fileBytes <= 0 {
 		fileBytes = 128 << 20
 	}
@@ -260,21 +272,21 @@ func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query string,
 		return nil, err
 	}
 	defer os.RemoveAll(stage)
-	dir := filepath.Join(stage, "out")
+	out := filepath.Join(stage, "out")
 	// Zstd compresses better than snappy at a similar speed; every Delta reader reads it.
 	copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880,
-		FILE_SIZE_BYTES %d, FILENAME_PATTERN 'part-{i}', PER_THREAD_OUTPUT false)`, query, quote(dir), fileBytes)
+		FILE_SIZE_BYTES %d, FILENAME_PATTERN 'part-{i}', PER_THREAD_OUTPUT false)`, query, quote(out), fileBytes)
 	if _, err := e.db.ExecContext(ctx, copySQL); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := os.ReadDir(out)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	var out []writtenFile
+	var files []writtenFile
 	for i, ent := range entries {
-		local := filepath.Join(dir, ent.Name())
+		local := filepath.Join(out, ent.Name())
 		rows, stats, err := e.fileStats(ctx, local)
 		if err != nil {
 			return nil, err
@@ -283,6 +295,9 @@ func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query string,
 			continue
 		}
 		name := delta.NewDataFileName(i, "zstd")
+		if dir != "" {
+			name = dir + "/" + name
+		}
 		key := tbl.Root() + "/" + name
 		if tbl.Root() == "" {
 			key = name
@@ -304,10 +319,84 @@ func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query string,
 		} else if err := copyUp(ctx, st, key, local); err != nil {
 			return nil, err
 		}
-		out = append(out, writtenFile{rows: rows, add: delta.Add{Path: name, PartitionValues: map[string]*string{},
+		if pv == nil {
+			pv = map[string]*string{}
+		}
+		files = append(files, writtenFile{rows: rows, add: delta.Add{Path: delta.EscapePathURI(name), PartitionValues: pv,
 			Size: fi.Size(), ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: stats}})
 	}
-	return out, nil
+	return files, nil
+}
+
+// writePartitioned stages the rows once, then writes each partition's rows to its folder.
+func (e *Engine) writePartitioned(ctx context.Context, tbl *delta.Table, query string, schema *delta.StructType, partBy []string, fileBytes int64) ([]writtenFile, error) {
+	isPart := map[string]bool{}
+	for _, c := range partBy {
+		f, ok := schema.Field(c)
+		if !ok {
+			return nil, fmt.Errorf("partition column %s is not in the query", c)
+		}
+		switch f.Type.Primitive {
+		case "string", "long", "integer", "short", "byte", "date", "boolean":
+		default:
+			return nil, fmt.Errorf("partition column %s: type %s cannot partition a table here; use a string, integer, date or boolean", c, f.Type)
+		}
+		isPart[c] = true
+	}
+	var dataCols []string
+	for _, f := range schema.Fields {
+		if !isPart[f.Name] {
+			dataCols = append(dataCols, quoteIdent(f.Name))
+		}
+	}
+	stage := "rcmlake_stage_" + strings.ReplaceAll(delta.NewDataFileName(0, "x"), "-", "_")[11:30]
+	if _, err := e.db.ExecContext(ctx, "CREATE TEMP TABLE "+stage+" AS "+query); err != nil {
+		return nil, err
+	}
+	defer e.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stage)
+	var casts []string
+	for _, c := range partBy {
+		casts = append(casts, "CAST("+quoteIdent(c)+" AS VARCHAR)")
+	}
+	rows, err := e.db.QueryContext(ctx, "SELECT DISTINCT "+strings.Join(casts, ", ")+" FROM "+stage+" ORDER BY ALL")
+	if err != nil {
+		return nil, err
+	}
+	var combos [][]*string
+	for rows.Next() {
+		vals := make([]*string, len(partBy))
+		ptrs := make([]any, len(partBy))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		combos = append(combos, vals)
+	}
+	rows.Close()
+	var all []writtenFile
+	for _, vals := range combos {
+		var where, dirs []string
+		pv := map[string]*string{}
+		for i, c := range partBy {
+			if vals[i] == nil {
+				where = append(where, quoteIdent(c)+" IS NULL")
+			} else {
+				where = append(where, casts[i]+" = "+quote(*vals[i]))
+			}
+			dirs = append(dirs, delta.PartitionDir(c, vals[i]))
+			pv[c] = vals[i]
+		}
+		q := "SELECT " + strings.Join(dataCols, ", ") + " FROM " + stage + " WHERE " + strings.Join(where, " AND ")
+		files, err := e.writeFiles(ctx, tbl, q, strings.Join(dirs, "/"), pv, fileBytes)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, files...)
+	}
+	return all, nil
 }
 
 func copyUp(ctx context.Context, st lake.Storage, key, local string) error {

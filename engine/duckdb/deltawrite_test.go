@@ -283,3 +283,36 @@ func mustLatest(t *testing.T, tbl *delta.Table) *delta.Snapshot {
 	}
 	return s
 }
+
+func TestPartitionedWrite(t *testing.T) {
+	e, st := newLake(t)
+	ctx := context.Background()
+	tbl := delta.Open(st, "gold/by_payer")
+	src := `SELECT * FROM (VALUES ('Blue Cross/Blue Shield', 1::BIGINT), ('x=y 100%', 2), (NULL, 3), ('Zoë', 4), ('Zoë', 5)) t(payer, n)`
+	if _, err := e.WriteDelta(ctx, tbl, src, WriteOptions{PartitionBy: []string{"payer"}}); err != nil {
+		t.Fatal(err)
+	}
+	s := mustLatest(t, tbl)
+	if fmt.Sprint(s.Metadata.PartitionColumns) != "[payer]" || len(s.Files()) != 4 {
+		t.Fatalf("partitions %v, files %d", s.Metadata.PartitionColumns, len(s.Files()))
+	}
+	for _, dir := range []string{"payer=Blue Cross%2FBlue Shield", "payer=x%3Dy 100%25", "payer=__HIVE_DEFAULT_PARTITION__", "payer=Zoë"} {
+		if _, err := os.Stat(st.LocalPath("gold/by_payer/" + dir)); err != nil {
+			t.Errorf("folder %q: %v", dir, err)
+		}
+	}
+	q, err := e.DeltaScanSQL(ctx, s, localizer(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := query1(t, e, "SELECT payer, n FROM "+q+" ORDER BY n"), query1(t, e, src+" ORDER BY n"); got != want {
+		t.Errorf("read back %s, want %s", got, want)
+	}
+	// Appends keep the table's partitioning.
+	if _, err := e.WriteDelta(ctx, tbl, "SELECT 'Zoë' AS payer, 6::BIGINT AS n", WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(mustLatest(t, tbl).Files()); n != 5 {
+		t.Errorf("%d files after a partitioned append, want 5", n)
+	}
+}
