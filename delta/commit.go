@@ -266,8 +266,9 @@ func (tx *Transaction) afterCommit(ctx context.Context, version int64) {
 		return
 	}
 	s, err := tx.table.At(ctx, version)
-	if err == nil {
-		_ = tx.table.Checkpoint(ctx, s)
+	if err == nil && tx.table.Checkpoint(ctx, s) == nil {
+		// With a fresh checkpoint, log files past the log retention can go (as Spark does).
+		_, _ = tx.table.CleanupLog(ctx)
 	}
 }
 

@@ -135,3 +135,22 @@ func TestImportSeedAndValidate(t *testing.T) {
 		t.Fatalf("validate bad: exit %d\n%s", code, stdout)
 	}
 }
+
+func TestTableByCatalogName(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "rcmlake.yaml")
+	os.WriteFile(cfgPath, []byte("version: 1\nlake:\n  root: lake\n  cache_dir: cache\n"), 0o644)
+	// Put a Spark-written table where silver.patients lives.
+	copyTree(t, filepath.Join(testenv.SharedDir(t), "delta-golden", "snapshot-repartitioned"), filepath.Join(dir, "lake", "silver", "patients"))
+	code, out, errs := runCLI(t, "-c", cfgPath, "table", "describe", "silver.patients")
+	if code != exitOK || !strings.Contains(out, "Version:    5") {
+		t.Fatalf("describe by name: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, "-c", cfgPath, "table", "show", "silver.patients@v0", "--limit", "-1", "--format", "csv")
+	if code != exitOK || strings.Count(strings.TrimSpace(out), "\n") != 10 {
+		t.Fatalf("show @v0: exit %d\n%s", code, out)
+	}
+	if code, _, _ = runCLI(t, "-c", cfgPath, "table", "show", "silver.nothing"); code != exitFailure {
+		t.Errorf("missing table: exit %d, want 1", code)
+	}
+}
