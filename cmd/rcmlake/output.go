@@ -13,6 +13,7 @@ import (
 	duck "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/rcmlake/rcmlake/engine"
+	"github.com/rcmlake/rcmlake/engine/duckdb"
 )
 
 // printResult writes a query result as an aligned table, CSV or JSON lines.
@@ -65,7 +66,7 @@ func cellText(v any) string {
 	case nil:
 		return "NULL"
 	case duck.Decimal:
-		return decimalText(x)
+		return duckdb.DecimalText(x)
 	case time.Time:
 		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 {
 			return x.Format("2006-01-02")
@@ -80,29 +81,11 @@ func cellText(v any) string {
 func jsonValue(v any) any {
 	switch x := v.(type) {
 	case duck.Decimal:
-		return json.Number(decimalText(x))
+		return json.Number(duckdb.DecimalText(x))
 	case time.Time:
 		return cellText(x)
 	case *big.Int:
 		return json.Number(x.String())
 	}
 	return v
-}
-
-func decimalText(d duck.Decimal) string {
-	v := d.Value
-	neg := v.Sign() < 0
-	digits := new(big.Int).Abs(v).String()
-	scale := int(d.Scale)
-	for len(digits) <= scale {
-		digits = "0" + digits
-	}
-	s := digits
-	if scale > 0 {
-		s = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
 }

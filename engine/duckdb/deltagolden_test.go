@@ -356,8 +356,7 @@ func canon(v any, t delta.DataType) any {
 	}
 	switch x := v.(type) {
 	case duck.Decimal:
-		_, scale, _ := t.Decimal()
-		return decimalString(x.Value, int(x.Scale), scale)
+		return DecimalText(x)
 	case *big.Int:
 		return x.String()
 	case []byte:
@@ -412,23 +411,6 @@ func canon(v any, t delta.DataType) any {
 		return out
 	}
 	return v
-}
-
-func decimalString(v *big.Int, scale, want int) string {
-	neg := v.Sign() < 0
-	digits := new(big.Int).Abs(v).String()
-	for len(digits) <= scale {
-		digits = "0" + digits
-	}
-	s := digits
-	if scale > 0 {
-		s = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
-	}
-	_ = want
-	if neg {
-		s = "-" + s
-	}
-	return s
 }
 
 func expectedRows(t *testing.T, path string) []string {

@@ -504,7 +504,7 @@ func statValue(v any, typ string, isMax bool) any {
 		}
 		return t.Format("2006-01-02T15:04:05.000Z07:00")
 	case duck.Decimal:
-		return json.Number(decimalText(x.Value, int(x.Scale)))
+		return json.Number(DecimalText(x))
 	case float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
 		return x
 	case *big.Int:
@@ -513,9 +513,11 @@ func statValue(v any, typ string, isMax bool) any {
 	return nil
 }
 
-func decimalText(v *big.Int, scale int) string {
-	neg := v.Sign() < 0
-	digits := new(big.Int).Abs(v).String()
+// DecimalText renders a DuckDB decimal exactly, with its scale ("-0.10", "3.0000000000").
+func DecimalText(d duck.Decimal) string {
+	neg := d.Value.Sign() < 0
+	digits := new(big.Int).Abs(d.Value).String()
+	scale := int(d.Scale)
 	for len(digits) <= scale {
 		digits = "0" + digits
 	}
