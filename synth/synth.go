@@ -108,12 +108,12 @@ const dateFmt = "2006-01-02"
 
 // patient is a patient's state at some month end.
 type patient struct {
-	id                                  string
-	first, last, middle                 *string
-	ssn, phone, gender, dob, address    string
-	modified                            time.Time
-	deleted                             bool
-	defect                              string // planted defect kind, "" for none
+	id                               string
+	first, last, middle              *string
+	ssn, phone, gender, dob, address string
+	modified                         time.Time
+	deleted                          bool
+	defect                           string // planted defect kind, "" for none
 }
 
 func sp(s string) *string { return &s }
