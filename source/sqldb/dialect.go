@@ -33,10 +33,12 @@ func quoteParts(name, open, close string) string {
 // SQLite keeps dates as text, so watermarks compare as text (ISO dates sort correctly).
 type SQLite struct{}
 
-func (SQLite) Name() string                    { return "sqlite" }
-func (SQLite) QuoteIdent(n string) string      { return quoteParts(n, `"`, `"`) }
-func (SQLite) Placeholder(int) string          { return "?" }
-func (SQLite) TypeName(t string) string        { return mapType(t, map[string]string{"DOUBLE PRECISION": "REAL", "BIGINT": "INTEGER"}) }
+func (SQLite) Name() string               { return "sqlite" }
+func (SQLite) QuoteIdent(n string) string { return quoteParts(n, `"`, `"`) }
+func (SQLite) Placeholder(int) string     { return "?" }
+func (SQLite) TypeName(t string) string {
+	return mapType(t, map[string]string{"DOUBLE PRECISION": "REAL", "BIGINT": "INTEGER"})
+}
 func (SQLite) WatermarkExpr(col string) string { return "CAST(" + col + " AS TEXT)" }
 
 // Postgres is PostgreSQL through pgx.
