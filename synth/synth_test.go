@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rcmlake/rcmlake/config"
 )
 
 func gen(t *testing.T, o Options) (string, *Manifest) {
@@ -228,5 +230,28 @@ func TestNPIs(t *testing.T) {
 	// CMS's published example: 123456789 has check digit 3.
 	if !ValidNPI("1234567893") || ValidNPI("1234567890") {
 		t.Error("Luhn check with the 80840 prefix is wrong")
+	}
+}
+
+func TestWorldConfigValidates(t *testing.T) {
+	dir, m := gen(t, Options{Seed: 1, Scale: 0.05, Months: 1, Hospitals: 3})
+	path := filepath.Join(dir, "rcmlake.yaml")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("the generated config does not validate: %v", err)
+	}
+	if len(cfg.Sources.EMR) != len(m.Hospitals) || len(cfg.Silver.Entities) != 6 {
+		t.Errorf("%d databases, %d entities", len(cfg.Sources.EMR), len(cfg.Silver.Entities))
+	}
+	// Hospital B's patients map by name onto the same CDM columns as A's.
+	p := cfg.Silver.Entities[0]
+	if p.Sources[0].Columns["first_name"] != "FirstName" || p.Sources[1].Columns["first_name"] != "F_Name" {
+		t.Errorf("patient mappings: %v / %v", p.Sources[0].Columns, p.Sources[1].Columns)
+	}
+	if _, err := os.Stat(cfg.ResolvePath(cfg.Sources.EMR[1].DSN)); err != nil {
+		t.Errorf("the config's DSN does not point at the EMR: %v", err)
 	}
 }

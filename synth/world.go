@@ -153,7 +153,10 @@ func finish(ctx context.Context, dir string, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	return WriteConfig(dir, m)
 }
 
 func openDB(path string) (*sql.DB, error) {
