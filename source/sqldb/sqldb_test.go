@@ -7,13 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/rcmlake/rcmlake/bronze"
 	"github.com/rcmlake/rcmlake/internal/testenv"
 )
-
-var _ bronze.SQLDialect = SQLite{}
-var _ bronze.SQLDialect = Postgres{}
-var _ bronze.SQLDialect = SQLServer{}
 
 func TestDialects(t *testing.T) {
 	cases := []struct {

@@ -1,0 +1,421 @@
+package bronze
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rcmlake/rcmlake/config"
+	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/lake"
+	"github.com/rcmlake/rcmlake/lakehouse"
+	"github.com/rcmlake/rcmlake/secrets"
+	"github.com/rcmlake/rcmlake/source/sqldb"
+)
+
+// Metadata columns every bronze row gains, after the source's own columns.
+const (
+	ColDatasource      = "datasource"
+	ColRunID           = "_run_id"
+	ColLoadTime        = "_load_time"
+	ColSourceWatermark = "_source_watermark"
+)
+
+// LoadLogsTable is the audit table of every load, in the lake's audit layer.
+const LoadLogsTable = "audit/load_logs"
+
+// LoadLog is one row of audit.load_logs: the seed's columns (data_source, tablename,
+// numberofrowscopied, watermarkcolumnname, loaddate) and what a rerun and an auditor need.
+type LoadLog struct {
+	RunID               string
+	DataSource          string
+	TableName           string
+	LoadType            string
+	WatermarkColumnName string
+	OldWatermark        string
+	NewWatermark        string
+	NumberOfRowsCopied  int64
+	RowsRead            int64
+	RowsSkipped         int64
+	RowsRejected        int64
+	Files               []string // bronze files of this load, relative to the lake root
+	StateKey            string   // the stored watermark state
+	LoadDate            time.Time
+	Status              string // success or failed
+	Error               string
+	DurationMS          int64
+}
+
+// Options select what an ingest run loads.
+type Options struct {
+	RunID      string
+	Datasource string // only this datasource, if set
+	Table      string // only this table, if set
+	Now        func() time.Time
+}
+
+// Ingester loads the configured EMR tables into bronze.
+type Ingester struct {
+	Config   *config.Config
+	Lake     *lakehouse.Lakehouse
+	Resolver *secrets.Resolver
+	Log      *slog.Logger
+	mu       sync.Mutex // serialises DuckDB work (one connection)
+}
+
+// Run loads every active, selected EMR table, up to cfg.Ingest.Parallelism at once. Each
+// table's load is independent: one failing does not stop the others. It returns the audit rows.
+func (in *Ingester) Run(ctx context.Context, opts Options) ([]LoadLog, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RunID == "" {
+		opts.RunID = opts.Now().UTC().Format("20060102T150405Z")
+	}
+	type job struct {
+		db  config.Database
+		tbl config.Table
+	}
+	var jobs []job
+	for _, db := range in.Config.Sources.EMR {
+		if opts.Datasource != "" && db.Datasource != opts.Datasource {
+			continue
+		}
+		for _, t := range db.Tables {
+			if !t.IsActive() || (opts.Table != "" && !strings.EqualFold(t.TargetName(), opts.Table)) {
+				continue
+			}
+			jobs = append(jobs, job{db, t})
+		}
+	}
+	if len(jobs) == 0 {
+		return nil, fmt.Errorf("nothing to ingest: no active table matches (datasource %q, table %q)", opts.Datasource, opts.Table)
+	}
+	logs := make([]LoadLog, len(jobs))
+	sem := make(chan struct{}, max(1, in.Config.Ingest.Parallelism))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			logs[i] = in.loadTable(ctx, j.db, j.tbl, opts)
+		}()
+	}
+	wg.Wait()
+	var failed []string
+	for _, l := range logs {
+		if l.Status != "success" {
+			failed = append(failed, l.DataSource+"."+l.TableName+": "+l.Error)
+		}
+	}
+	if len(failed) > 0 {
+		return logs, fmt.Errorf("%d of %d loads failed:\n  %s", len(failed), len(logs), strings.Join(failed, "\n  "))
+	}
+	return logs, nil
+}
+
+// loadTable extracts one table into new bronze files and commits its audit row. The audit
+// row is the commit point: until it lands, the files are invisible and the mark unchanged.
+func (in *Ingester) loadTable(ctx context.Context, db config.Database, t config.Table, opts Options) LoadLog {
+	start := opts.Now().UTC()
+	l := LoadLog{RunID: opts.RunID, DataSource: db.Datasource, TableName: t.TargetName(), LoadType: t.Load,
+		WatermarkColumnName: t.Watermark, LoadDate: start, Status: "failed"}
+	err := in.extract(ctx, db, t, opts, &l)
+	l.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		l.Error = in.Resolver.Redact(err.Error())
+		in.Log.Error("load failed", "datasource", l.DataSource, "table", l.TableName, "err", l.Error)
+	} else {
+		l.Status = "success"
+	}
+	if werr := in.writeLog(ctx, l); werr != nil && err == nil {
+		l.Status, l.Error = "failed", "writing the audit row: "+werr.Error()
+	}
+	if l.Status == "success" {
+		in.Log.Info("loaded", "datasource", l.DataSource, "table", l.TableName, "rows", l.NumberOfRowsCopied,
+			"skipped", l.RowsSkipped, "watermark", l.NewWatermark, "ms", l.DurationMS)
+	}
+	return l
+}
+
+func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Table, opts Options, l *LoadLog) error {
+	dsn, err := in.Resolver.Resolve(ctx, db.DSN)
+	if err != nil {
+		return err
+	}
+	if db.Driver == "sqlite" {
+		dsn = in.Config.ResolvePath(dsn)
+		if _, err := os.Stat(dsn); err != nil {
+			return fmt.Errorf("EMR database %s: %w", db.Name, err)
+		}
+	}
+	conn, dialect, err := sqldb.Open(db.Driver, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var prev Watermark
+	if t.Load == config.LoadIncremental {
+		if prev, err = in.lastWatermark(ctx, db.Datasource, t.TargetName()); err != nil {
+			return err
+		}
+		l.OldWatermark = prev.Value
+	}
+	name := t.Name
+	if db.Schema != "" && !strings.Contains(name, ".") {
+		name = db.Schema + "." + name
+	}
+	wm := ""
+	if t.Load == config.LoadIncremental {
+		wm = t.Watermark
+	}
+	ex := &Extractor{DB: conn, Dialect: dialect, Table: name, Watermark: wm, Prev: prev}
+
+	// Rows stream to a temporary JSON-lines file, so memory stays flat whatever the table's
+	// size; DuckDB then turns it into Parquet. Bronze keeps every value as the source's text.
+	tmp, err := os.CreateTemp("", "rcmlake-bronze-*.jsonl")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	enc := json.NewEncoder(w)
+	var cols []string
+	rec := map[string]any{}
+	st, next, err := ex.Run(ctx, func(ct []*sql.ColumnType, vals []any) error {
+		if cols == nil {
+			for _, c := range ct {
+				cols = append(cols, c.Name())
+			}
+		}
+		for i, c := range cols {
+			rec[c] = textOf(vals[i])
+		}
+		return enc.Encode(rec)
+	})
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	l.RowsRead, l.NumberOfRowsCopied, l.RowsSkipped = st.Read, st.Kept, st.Skipped
+	l.NewWatermark = next.Value
+	if cols == nil {
+		cols, err = tableColumns(ctx, conn, dialect, name)
+		if err != nil {
+			return err
+		}
+	}
+	key := fmt.Sprintf("bronze/%s/%s/load_date=%s/run_id=%s/part-00000.parquet", db.Datasource, t.TargetName(),
+		l.LoadDate.Format("2006-01-02"), opts.RunID)
+	if err := in.writeParquet(ctx, tmp.Name(), cols, key, db.Datasource, opts.RunID, l.LoadDate, wm); err != nil {
+		return err
+	}
+	l.Files = []string{key}
+	if t.Load == config.LoadIncremental {
+		state, _ := MarshalWatermark(next)
+		l.StateKey = fmt.Sprintf("bronze/_state/%s/%s/%s.json", db.Datasource, t.TargetName(), opts.RunID)
+		if err := in.Lake.Store.Put(ctx, l.StateKey, strings.NewReader(string(state))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textOf renders a source value as text, exactly: floats keep every digit they have.
+func textOf(v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case []byte:
+		return string(x)
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case time.Time:
+		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 {
+			return x.Format("2006-01-02")
+		}
+		return x.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprint(v)
+}
+
+// tableColumns lists a table's columns when it returned no rows.
+func tableColumns(ctx context.Context, db *sql.DB, d sqldb.Dialect, table string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT * FROM "+d.QuoteIdent(table)+" WHERE 1 = 0")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rows.Columns()
+}
+
+func (in *Ingester) writeParquet(ctx context.Context, jsonl string, cols []string, key, ds, runID string, at time.Time, wm string) error {
+	colSpec := make([]string, len(cols))
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		colSpec[i] = fmt.Sprintf("%s: 'VARCHAR'", sqlString(c))
+		sel[i] = sqlIdent(c)
+	}
+	wmExpr := "CAST(NULL AS VARCHAR)"
+	if wm != "" {
+		wmExpr = sqlIdent(wm)
+	}
+	out, err := os.CreateTemp("", "rcmlake-bronze-*.parquet")
+	if err != nil {
+		return err
+	}
+	out.Close()
+	defer os.Remove(out.Name())
+	q := fmt.Sprintf(`COPY (SELECT %s, %s AS %s, %s AS %s, TIMESTAMPTZ %s AS %s, %s AS %s
+		FROM read_json(%s, format = 'newline_delimited', columns = {%s})) TO %s (FORMAT parquet, COMPRESSION zstd)`,
+		strings.Join(sel, ", "), sqlString(ds), ColDatasource, sqlString(runID), ColRunID,
+		sqlString(at.Format(time.RFC3339Nano)), ColLoadTime, wmExpr, ColSourceWatermark,
+		sqlString(jsonl), strings.Join(colSpec, ", "), sqlString(out.Name()))
+	in.mu.Lock()
+	err = in.Lake.Engine.Exec(ctx, q)
+	in.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("writing bronze parquet: %w", err)
+	}
+	f, err := os.Open(out.Name())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return in.Lake.Store.Put(ctx, key, f)
+}
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func sqlIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// lastWatermark is the mark of the table's latest successful load, from audit.load_logs.
+func (in *Ingester) lastWatermark(ctx context.Context, ds, table string) (Watermark, error) {
+	logs, err := ReadLoadLogs(ctx, in.Lake, &in.mu)
+	if err != nil {
+		return Watermark{}, err
+	}
+	var last *LoadLog
+	for i := range logs {
+		l := &logs[i]
+		if l.DataSource == ds && l.TableName == table && l.Status == "success" && l.StateKey != "" {
+			if last == nil || l.LoadDate.After(last.LoadDate) {
+				last = l
+			}
+		}
+	}
+	if last == nil {
+		return Watermark{}, nil
+	}
+	data, err := lake.ReadAll(ctx, in.Lake.Store, last.StateKey)
+	if err != nil {
+		return Watermark{}, fmt.Errorf("watermark state of %s.%s (%s): %w", ds, table, last.StateKey, err)
+	}
+	return UnmarshalWatermark(data)
+}
+
+// writeLog appends one audit row. The txn (one per run and table) makes a retried write a
+// no-op, so a rerun of the same run id never doubles an audit row.
+func (in *Ingester) writeLog(ctx context.Context, l LoadLog) error {
+	files, _ := json.Marshal(l.Files)
+	q := fmt.Sprintf(`SELECT %s AS run_id, %s AS data_source, %s AS tablename, %s AS load_type, %s AS watermarkcolumnname,
+		%s AS old_watermark, %s AS new_watermark, CAST(%d AS BIGINT) AS numberofrowscopied, CAST(%d AS BIGINT) AS rows_read,
+		CAST(%d AS BIGINT) AS rows_skipped, CAST(%d AS BIGINT) AS rows_rejected, %s AS files, %s AS state_key,
+		TIMESTAMPTZ %s AS loaddate, %s AS status, %s AS error, CAST(%d AS BIGINT) AS duration_ms`,
+		sqlString(l.RunID), sqlString(l.DataSource), sqlString(l.TableName), sqlString(l.LoadType), sqlString(l.WatermarkColumnName),
+		sqlString(l.OldWatermark), sqlString(l.NewWatermark), l.NumberOfRowsCopied, l.RowsRead, l.RowsSkipped, l.RowsRejected,
+		sqlString(string(files)), sqlString(l.StateKey), sqlString(l.LoadDate.Format(time.RFC3339Nano)), sqlString(l.Status),
+		sqlString(l.Error), l.DurationMS)
+	tbl := delta.Open(in.Lake.Store, LoadLogsTable)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		_, err := in.Lake.Engine.WriteDelta(ctx, tbl, q, duckdb.WriteOptions{Operation: "WRITE",
+			Txn: &delta.Txn{AppID: "load:" + l.RunID + ":" + l.DataSource + "." + l.TableName, Version: 1}})
+		// Two tables creating the audit table at once: the loser retries as an append.
+		if err != nil && errors.Is(err, delta.ErrConflict) && attempt < 3 {
+			continue
+		}
+		return err
+	}
+}
+
+// ReadLoadLogs reads audit.load_logs (empty before the first load).
+func ReadLoadLogs(ctx context.Context, lh *lakehouse.Lakehouse, mu *sync.Mutex) ([]LoadLog, error) {
+	tbl := delta.Open(lh.Store, LoadLogsTable)
+	ok, err := tbl.Exists(ctx)
+	if err != nil || !ok {
+		return nil, err
+	}
+	s, err := tbl.Latest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, err := lh.ScanSQL(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
+	}
+	res, err := lh.Engine.Query(ctx, `SELECT run_id, data_source, tablename, load_type, watermarkcolumnname, old_watermark,
+		new_watermark, numberofrowscopied, rows_read, rows_skipped, rows_rejected, files, state_key, loaddate, status, error,
+		duration_ms FROM `+q+` t ORDER BY loaddate`)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LoadLog, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		l := LoadLog{RunID: str(r[0]), DataSource: str(r[1]), TableName: str(r[2]), LoadType: str(r[3]),
+			WatermarkColumnName: str(r[4]), OldWatermark: str(r[5]), NewWatermark: str(r[6]), NumberOfRowsCopied: r[7].(int64),
+			RowsRead: r[8].(int64), RowsSkipped: r[9].(int64), RowsRejected: r[10].(int64), StateKey: str(r[12]),
+			Status: str(r[14]), Error: str(r[15]), DurationMS: r[16].(int64)}
+		json.Unmarshal([]byte(str(r[11])), &l.Files)
+		if ts, ok := r[13].(time.Time); ok {
+			l.LoadDate = ts
+		}
+		out = append(out, l)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].LoadDate.Before(out[j].LoadDate) })
+	return out, nil
+}
+
+func str(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// CommittedFiles lists the bronze files of a table's successful loads, oldest first: what
+// silver reads. Files of loads whose audit row never committed are not in it.
+func CommittedFiles(logs []LoadLog, ds, table string) []string {
+	var out []string
+	for _, l := range logs {
+		if l.DataSource == ds && l.TableName == table && l.Status == "success" {
+			out = append(out, l.Files...)
+		}
+	}
+	return out
+}
