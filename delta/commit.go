@@ -39,7 +39,7 @@ type Transaction struct {
 	metadata  *Metadata
 	adds      []Add
 	removes   []Remove
-	txn       *Txn
+	txns      []Txn
 	readFiles map[string]bool // files this transaction read; removing them elsewhere conflicts
 	blind     bool            // append that read nothing
 	// MaxRetries bounds the retries after lost races.
@@ -94,7 +94,16 @@ func (tx *Transaction) ReadFiles(files ...FileEntry) {
 // SetTxn makes the commit idempotent: if appID already committed version or later, Commit
 // returns ErrAlreadyCommitted and writes nothing.
 func (tx *Transaction) SetTxn(appID string, version int64) {
-	tx.txn = &Txn{AppID: appID, Version: version, LastUpdated: ptr(tx.table.Clock().UnixMilli())}
+	tx.txns = append(tx.txns, Txn{AppID: appID, Version: version, LastUpdated: ptr(tx.table.Clock().UnixMilli())})
+}
+
+func (tx *Transaction) hasTxn(appID string) *Txn {
+	for i := range tx.txns {
+		if tx.txns[i].AppID == appID {
+			return &tx.txns[i]
+		}
+	}
+	return nil
 }
 
 // Param records an operation parameter (shown by history).
@@ -119,9 +128,9 @@ func (tx *Transaction) Commit(ctx context.Context) (int64, error) {
 		if tx.read.Metadata.Configuration["delta.appendOnly"] == "true" && len(tx.removes) > 0 {
 			return 0, fmt.Errorf("delta %s: the table is append-only (delta.appendOnly=true); %s may not remove files", t.Location(), tx.operation)
 		}
-		if tx.txn != nil {
-			if v, ok := tx.read.TxnVersion(tx.txn.AppID); ok && v >= tx.txn.Version {
-				return 0, fmt.Errorf("delta %s: %s: txn %s version %d: %w", t.Location(), tx.operation, tx.txn.AppID, tx.txn.Version, ErrAlreadyCommitted)
+		for _, x := range tx.txns {
+			if v, ok := tx.read.TxnVersion(x.AppID); ok && v >= x.Version {
+				return 0, fmt.Errorf("delta %s: %s: txn %s version %d: %w", t.Location(), tx.operation, x.AppID, x.Version, ErrAlreadyCommitted)
 			}
 		}
 	} else if tx.metadata == nil {
@@ -182,9 +191,10 @@ func (tx *Transaction) checkConflict(ctx context.Context, v int64) error {
 				return fmt.Errorf("delta %s: the table was created concurrently (version %d): %w", t.Location(), v, ErrConflict)
 			}
 			return fmt.Errorf("delta %s: version %d changed the table's metadata: %w", t.Location(), v, ErrConflict)
-		case a.Txn != nil && tx.txn != nil && a.Txn.AppID == tx.txn.AppID:
-			if a.Txn.Version >= tx.txn.Version {
-				return fmt.Errorf("delta %s: txn %s version %d: %w", t.Location(), a.Txn.AppID, tx.txn.Version, ErrAlreadyCommitted)
+		case a.Txn != nil && tx.hasTxn(a.Txn.AppID) != nil:
+			mine := tx.hasTxn(a.Txn.AppID)
+			if a.Txn.Version >= mine.Version {
+				return fmt.Errorf("delta %s: txn %s version %d: %w", t.Location(), a.Txn.AppID, mine.Version, ErrAlreadyCommitted)
 			}
 			return fmt.Errorf("delta %s: version %d was committed by the same application %s: %w", t.Location(), v, a.Txn.AppID, ErrConflict)
 		case a.Remove != nil && !tx.blind && tx.readFiles[canonicalPath(a.Remove.Path)]:
@@ -233,8 +243,8 @@ func (tx *Transaction) encode(readVersion int64) ([]byte, error) {
 	if tx.metadata != nil {
 		acts = append(acts, Action{MetaData: tx.metadata})
 	}
-	if tx.txn != nil {
-		acts = append(acts, Action{Txn: tx.txn})
+	for i := range tx.txns {
+		acts = append(acts, Action{Txn: &tx.txns[i]})
 	}
 	for i := range tx.removes {
 		acts = append(acts, Action{Remove: &tx.removes[i]})

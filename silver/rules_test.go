@@ -11,10 +11,6 @@ import (
 	"github.com/rcmlake/rcmlake/engine/duckdb"
 )
 
-type duckFuncs struct{}
-
-func (duckFuncs) RegexMatch(s, p string) string { return "regexp_matches(" + s + ", " + p + ")" }
-
 func f(v float64) *float64 { return &v }
 
 func TestRulesOnDuckDB(t *testing.T) {

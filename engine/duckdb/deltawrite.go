@@ -39,6 +39,7 @@ type WriteOptions struct {
 	Remove    []delta.FileEntry // Replace: files to remove
 	Read      *delta.Snapshot   // the snapshot the query read; default: the latest
 	Txn       *delta.Txn        // (appId, version) that makes a retried write a no-op
+	Txns      []delta.Txn       // more (appId, version) pairs recorded by the same commit
 	Config    map[string]string // table properties when the table is created
 	Params    map[string]any    // extra commitInfo operationParameters
 	Metrics   map[string]int64  // extra commitInfo operationMetrics
@@ -73,8 +74,18 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 			}
 		}
 	}
-	if read != nil && opts.Txn != nil {
-		if v, ok := read.TxnVersion(opts.Txn.AppID); ok && v >= opts.Txn.Version {
+	txns := opts.Txns
+	if opts.Txn != nil {
+		txns = append([]delta.Txn{*opts.Txn}, txns...)
+	}
+	if read != nil && len(txns) > 0 {
+		done := true
+		for _, x := range txns {
+			if v, ok := read.TxnVersion(x.AppID); !ok || v < x.Version {
+				done = false
+			}
+		}
+		if done {
 			return &WriteResult{Version: read.Version, Skipped: true}, nil
 		}
 	}
@@ -148,8 +159,8 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 		res.Rows += f.rows
 		res.Bytes += f.add.Size
 	}
-	if opts.Txn != nil {
-		tx.SetTxn(opts.Txn.AppID, opts.Txn.Version)
+	for _, x := range txns {
+		tx.SetTxn(x.AppID, x.Version)
 	}
 	v, err := tx.Commit(ctx)
 	if err != nil {

@@ -1,7 +1,8 @@
 -- silver.transactions. Money is decimal(18,2), never float: the source's float artefacts
 -- (988.3699951171875) are rounded to the cent once, here.
 SELECT
-  transaction_id || '-' || datasource            AS transaction_key,
+  coalesce(transaction_id, '?' || md5(concat_ws('|', encounter_id, patient_id, service_date, amount)))
+    || '-' || datasource                         AS transaction_key,
   transaction_id,
   datasource,
   encounter_id || '-' || datasource              AS encounter_key,

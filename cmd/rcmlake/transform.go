@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rcmlake/rcmlake/config"
+	"github.com/rcmlake/rcmlake/lakehouse"
+	"github.com/rcmlake/rcmlake/models"
+	"github.com/rcmlake/rcmlake/silver"
+)
+
+func init() { register(newTransformCmd) }
+
+func newTransformCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "transform",
+		Short: "Build a layer from the one before it (silver from bronze)",
+		Args:  exactArgs(0),
+		RunE:  func(*cobra.Command, []string) error { return usagef("transform needs a layer: rcmlake transform silver") },
+	}
+	var table string
+	sv := &cobra.Command{
+		Use:   "silver",
+		Short: "Map new bronze loads onto the common data model, flag quality failures, keep SCD2 history",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := config.Load(gflags.configPath)
+			if err != nil {
+				return err
+			}
+			lh, err := lakehouse.Open(ctx, cfg, resolver)
+			if err != nil {
+				return err
+			}
+			defer lh.Close()
+			b := &silver.Builder{Config: cfg, Lake: lh, Models: models.Embedded(), Log: slog.Default()}
+			results, err := b.Build(ctx, table)
+			printSilver(cmd, results)
+			return err
+		},
+	}
+	sv.Flags().StringVar(&table, "table", "", "build only this entity")
+	cmd.AddCommand(sv)
+	return cmd
+}
+
+func printSilver(cmd *cobra.Command, results []silver.Result) {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENTITY\tREAD\tVALID\tQUARANTINED\tDROPPED\tVERSION\tFAILED RULES")
+	for _, r := range results {
+		if r.Skipped {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tno new bronze loads\n", r.Entity)
+			continue
+		}
+		var fails []string
+		for name, n := range r.RuleFails {
+			if n > 0 {
+				fails = append(fails, fmt.Sprintf("%s=%d", name, n))
+			}
+		}
+		sort.Strings(fails)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Entity, r.Read, r.Valid, r.Quarantined, r.Dropped, r.Version, strings.Join(fails, " "))
+	}
+	tw.Flush()
+}

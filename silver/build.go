@@ -1,0 +1,349 @@
+package silver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rcmlake/rcmlake/bronze"
+	"github.com/rcmlake/rcmlake/catalog"
+	"github.com/rcmlake/rcmlake/config"
+	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/lake"
+	"github.com/rcmlake/rcmlake/lakehouse"
+	"github.com/rcmlake/rcmlake/models"
+)
+
+// Columns silver adds to every entity, besides the SCD2 ones.
+const (
+	ColQuarantined = "is_quarantined"
+	ColReasons     = "quarantine_reasons"
+)
+
+// Result reports one entity's build.
+type Result struct {
+	Entity      string
+	Read        int64            // rows read from new bronze loads
+	Valid       int64            // rows that passed every quarantine rule
+	Quarantined int64            // rows kept with is_quarantined = true
+	Dropped     int64            // rows sent to the entity's quarantine table
+	RuleFails   map[string]int64 // failures per rule, warnings included
+	Version     int64            // silver table version written (-1: nothing new)
+	Skipped     bool             // no new bronze loads
+}
+
+// Builder builds silver entities from committed bronze loads.
+type Builder struct {
+	Config *config.Config
+	Lake   *lakehouse.Lakehouse
+	Models models.Source
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+type duckFuncs struct{}
+
+func (duckFuncs) RegexMatch(s, p string) string { return "regexp_matches(" + s + ", " + p + ")" }
+
+// Build builds every configured entity, in order, so that relationship rules see the
+// entities they point at.
+func (b *Builder) Build(ctx context.Context, only string) ([]Result, error) {
+	if b.Now == nil {
+		b.Now = time.Now
+	}
+	logs, err := bronze.ReadLoadLogs(ctx, b.Lake, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []Result
+	for _, e := range b.Config.Silver.Entities {
+		if only != "" && e.Name != only {
+			continue
+		}
+		r, err := b.buildEntity(ctx, e, logs)
+		if err != nil {
+			return out, fmt.Errorf("silver %s: %w", e.Name, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// source is one bronze input of an entity with its loads not yet in silver.
+type source struct {
+	cfg   config.EntitySource
+	files []string
+	loads int // successful loads so far (the txn version once processed)
+}
+
+func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronze.LoadLog) (Result, error) {
+	res := Result{Entity: e.Name, RuleFails: map[string]int64{}, Version: -1}
+	tbl := delta.Open(b.Lake.Store, catalog.Key(catalog.Silver, e.Name))
+	var existing *delta.Snapshot
+	if ok, err := tbl.Exists(ctx); err != nil {
+		return res, err
+	} else if ok {
+		if existing, err = tbl.Latest(ctx); err != nil {
+			return res, err
+		}
+	}
+	// New loads per source: those after the last one this table recorded (its txn version).
+	var srcs []source
+	for _, s := range e.Sources {
+		var loads []bronze.LoadLog
+		for _, l := range logs {
+			if l.DataSource == s.Datasource && l.TableName == s.Table && l.Status == "success" {
+				loads = append(loads, l)
+			}
+		}
+		done := int64(0)
+		if existing != nil {
+			done, _ = existing.TxnVersion(appID(s))
+		}
+		src := source{cfg: s, loads: len(loads)}
+		for i, l := range loads {
+			if int64(i) >= done {
+				src.files = append(src.files, l.Files...)
+			}
+		}
+		srcs = append(srcs, src)
+	}
+	var staged []string
+	for i, s := range srcs {
+		if len(s.files) == 0 {
+			continue
+		}
+		q, err := b.stageSQL(ctx, e, s, i)
+		if err != nil {
+			return res, err
+		}
+		staged = append(staged, q)
+	}
+	if len(staged) == 0 {
+		res.Skipped = true
+		return res, nil
+	}
+	stagedSQL := "(" + strings.Join(staged, "\nUNION ALL BY NAME\n") + ")"
+	model, err := b.Models.Render("silver", e.Name, models.Funcs{Staged: func() (string, error) { return stagedSQL + " staged", nil }})
+	if err != nil {
+		return res, err
+	}
+	eng := b.Lake.Engine
+	batch := "rcmlake_silver_batch"
+	// The model's columns, plus the staging sequence columns the model does not carry.
+	if err := eng.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+		SELECT m.*, s.%s, s.%s FROM (SELECT *, row_number() OVER () AS _rcmlake_rn FROM (%s)) m
+		JOIN (SELECT %s, %s, row_number() OVER () AS _rcmlake_rn FROM %s s) s USING (_rcmlake_rn)`,
+		batch, ColSeq, ColIngestSeq, model, ColSeq, ColIngestSeq, stagedSQL)); err != nil {
+		return res, fmt.Errorf("running the model: %w", err)
+	}
+	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+batch)
+	cols, err := columnsOf(ctx, eng, batch)
+	if err != nil {
+		return res, err
+	}
+	var data []string
+	for _, c := range cols {
+		if c != ColSeq && c != ColIngestSeq && c != "_rcmlake_rn" {
+			data = append(data, c)
+		}
+	}
+
+	// Quality rules over the batch.
+	refs := func(entity string) (string, error) {
+		t := delta.Open(b.Lake.Store, catalog.Key(catalog.Silver, entity))
+		s, err := t.Latest(ctx)
+		if err != nil {
+			return "", fmt.Errorf("relationship to silver.%s: build it first: %w", entity, err)
+		}
+		q, err := b.Lake.ScanSQL(ctx, s)
+		if err != nil {
+			return "", err
+		}
+		return "(SELECT * FROM " + q + " r WHERE is_current AND NOT is_deleted)", nil
+	}
+	var quarantine, drops, all []RuleSQL
+	for _, r := range e.Rules {
+		if r.Type == "freshness" {
+			continue
+		}
+		c, err := CompileRule(r, refs, duckFuncs{})
+		if err != nil {
+			return res, err
+		}
+		all = append(all, c)
+		switch r.Severity {
+		case "quarantine":
+			quarantine = append(quarantine, c)
+		case "drop":
+			drops = append(drops, c)
+		}
+	}
+	// Each rule's verdict is materialised once as a column (a unique rule is a window, which
+	// cannot sit inside an aggregate), then named in the reasons columns and counted.
+	verdicts := "rcmlake_silver_verdicts"
+	checked := "rcmlake_silver_checked"
+	var ruleCols, counts []string
+	asCol := func(rules []RuleSQL) []RuleSQL {
+		out := make([]RuleSQL, len(rules))
+		for i, r := range rules {
+			for j, a := range all {
+				if a.Rule.Name == r.Rule.Name {
+					out[i] = RuleSQL{Rule: r.Rule, Fails: fmt.Sprintf("_rcmlake_r%d", j)}
+				}
+			}
+		}
+		return out
+	}
+	for i, r := range all {
+		ruleCols = append(ruleCols, fmt.Sprintf("coalesce(%s, FALSE) AS _rcmlake_r%d", r.Fails, i))
+		counts = append(counts, fmt.Sprintf("sum(CASE WHEN _rcmlake_r%d THEN 1 ELSE 0 END)", i))
+	}
+	sel := "*"
+	if len(ruleCols) > 0 {
+		sel += ", " + strings.Join(ruleCols, ", ")
+	}
+	if err := eng.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s;
+		CREATE OR REPLACE TEMP TABLE %s AS SELECT *, %s AS %s, %s AS _rcmlake_drop FROM %s`,
+		verdicts, sel, batch, checked, ReasonsExpr(asCol(quarantine)), ColReasons, ReasonsExpr(asCol(drops)), verdicts)); err != nil {
+		return res, fmt.Errorf("quality rules: %w", err)
+	}
+	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+checked+"; DROP TABLE IF EXISTS "+verdicts)
+	if len(all) > 0 {
+		r, err := eng.Query(ctx, "SELECT "+strings.Join(counts, ", ")+" FROM "+verdicts)
+		if err != nil {
+			return res, fmt.Errorf("quality counts: %w", err)
+		}
+		for i, rule := range all {
+			n := toInt(r.Rows[0][i])
+			res.RuleFails[rule.Rule.Name] = n
+			if rule.Rule.Severity == "fail" && n > 0 {
+				return res, fmt.Errorf("rule %s (severity fail) failed on %d rows; the table was not changed", rule.Rule.Name, n)
+			}
+		}
+	}
+	r, err := eng.Query(ctx, fmt.Sprintf(`SELECT count(*), sum(CASE WHEN _rcmlake_drop <> '' THEN 1 ELSE 0 END),
+		sum(CASE WHEN _rcmlake_drop = '' AND %s <> '' THEN 1 ELSE 0 END) FROM %s`, ColReasons, checked))
+	if err != nil {
+		return res, err
+	}
+	res.Read, res.Dropped, res.Quarantined = toInt(r.Rows[0][0]), toInt(r.Rows[0][1]), toInt(r.Rows[0][2])
+	res.Valid = res.Read - res.Dropped - res.Quarantined
+	if res.Valid+res.Quarantined+res.Dropped != res.Read {
+		return res, fmt.Errorf("conservation broken: %d valid + %d quarantined + %d dropped != %d read", res.Valid, res.Quarantined, res.Dropped, res.Read)
+	}
+
+	// SCD2 over the kept rows. The hash covers the data and its quality verdict, so a row
+	// that changes only in its verdict (a fixed reference) is a new version too.
+	tracked := append(append([]string{}, data...), ColReasons)
+	sort.Strings(tracked)
+	incoming := fmt.Sprintf(`(SELECT %s, %s, %s <> '' AS %s, %s AS %s, %s, FALSE AS %s, %s FROM %s WHERE _rcmlake_drop = '')`,
+		strings.Join(data, ", "), ColReasons, ColReasons, ColQuarantined, HashExpr(tracked), ColHash, ColSeq, ColIsDeleted, ColIngestSeq, checked)
+	s := SCD2{Key: e.Key, Columns: append(append([]string{}, data...), ColReasons, ColQuarantined)}
+	existingSQL := ""
+	if existing != nil {
+		q, err := b.Lake.ScanSQL(ctx, existing)
+		if err != nil {
+			return res, err
+		}
+		existingSQL = "(SELECT * FROM " + q + " x)"
+	} else {
+		existingSQL = "(SELECT * FROM " + incoming + " i, (SELECT CAST(NULL AS TIMESTAMP) AS " + ColInsertedAt + ", CAST(NULL AS TIMESTAMP) AS " +
+			ColModifiedAt + ", CAST(NULL AS TIMESTAMP) AS " + ColValidTo + ") z WHERE FALSE)"
+	}
+	now := "TIMESTAMPTZ '" + b.Now().UTC().Format(time.RFC3339Nano) + "'"
+	merged := s.MergeSQL(existingSQL, incoming, "CAST("+now+" AS TIMESTAMP)")
+	opts := duckdb.WriteOptions{Mode: duckdb.Overwrite, Operation: "MERGE", Read: existing,
+		Params:  map[string]any{"entity": e.Name, "sources": len(srcs)},
+		Metrics: map[string]int64{"numSourceRows": res.Read, "numQuarantinedRows": res.Quarantined, "numDroppedRows": res.Dropped}}
+	// One commit per build; it records, per source, how many bronze loads it has taken in.
+	w, err := b.Lake.Engine.WriteDelta(ctx, tbl, merged, withAllTxns(opts, srcs))
+	if err != nil {
+		return res, err
+	}
+	v := w.Version
+	res.Version = v
+	if res.Dropped > 0 {
+		qt := delta.Open(b.Lake.Store, catalog.Key(catalog.Silver, e.Name+"_quarantine"))
+		if _, err := b.Lake.Engine.WriteDelta(ctx, qt, "SELECT "+strings.Join(data, ", ")+", _rcmlake_drop AS drop_reasons FROM "+checked+" WHERE _rcmlake_drop <> ''",
+			duckdb.WriteOptions{}); err != nil {
+			return res, err
+		}
+	}
+	b.Log.Info("silver built", "entity", e.Name, "read", res.Read, "valid", res.Valid, "quarantined", res.Quarantined, "dropped", res.Dropped, "version", v)
+	return res, nil
+}
+
+// withAllTxns records every source's processed load count in the commit.
+func withAllTxns(opts duckdb.WriteOptions, srcs []source) duckdb.WriteOptions {
+	for _, s := range srcs {
+		if len(s.files) > 0 {
+			opts.Txns = append(opts.Txns, delta.Txn{AppID: appID(s.cfg), Version: int64(s.loads)})
+		}
+	}
+	opts.Txn = nil
+	return opts
+}
+
+func appID(s config.EntitySource) string { return "bronze:" + s.Datasource + "." + s.Table }
+
+// stageSQL maps one source's new bronze files onto the entity's CDM column names.
+func (b *Builder) stageSQL(ctx context.Context, e config.Entity, s source, idx int) (string, error) {
+	var paths []string
+	for _, f := range s.files {
+		p, err := b.localPath(ctx, f)
+		if err != nil {
+			return "", err
+		}
+		paths = append(paths, "'"+strings.ReplaceAll(p, "'", "''")+"'")
+	}
+	keys := make([]string, 0, len(s.cfg.Columns))
+	for k := range s.cfg.Columns {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sel []string
+	for _, k := range keys {
+		sel = append(sel, fmt.Sprintf("CAST(%s AS VARCHAR) AS %s", s.cfg.Columns[k], k))
+	}
+	seq := "CAST(" + bronze.ColLoadTime + " AS TIMESTAMP)"
+	if expr, ok := s.cfg.Columns["modified_date"]; ok {
+		seq = fmt.Sprintf("coalesce(TRY_CAST(%s AS TIMESTAMP), %s)", expr, seq)
+	}
+	return fmt.Sprintf(`SELECT %s, '%s' AS datasource, %s AS %s,
+		CAST(%d AS BIGINT) * 1000000000000 + row_number() OVER (ORDER BY %s, filename, file_row_number) AS %s
+		FROM read_parquet([%s], union_by_name = true, hive_partitioning = false, filename = true, file_row_number = true)`,
+		strings.Join(sel, ", "), s.cfg.Datasource, seq, ColSeq, idx+1, bronze.ColLoadTime, ColIngestSeq, strings.Join(paths, ", ")), nil
+}
+
+func (b *Builder) localPath(ctx context.Context, key string) (string, error) {
+	if lp, ok := b.Lake.Store.(lake.LocalPather); ok {
+		return filepath.Clean(lp.LocalPath(key)), nil
+	}
+	return b.Lake.Cache.Localize(ctx, b.Lake.Store, key)
+}
+
+func columnsOf(ctx context.Context, e *duckdb.Engine, table string) ([]string, error) {
+	r, err := e.Query(ctx, "SELECT * FROM "+table+" LIMIT 0")
+	if err != nil {
+		return nil, err
+	}
+	return r.Columns, nil
+}
+
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case nil:
+		return 0
+	}
+	var n int64
+	fmt.Sscan(fmt.Sprint(v), &n)
+	return n
+}
