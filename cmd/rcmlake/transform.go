@@ -22,7 +22,9 @@ func newTransformCmd() *cobra.Command {
 		Use:   "transform",
 		Short: "Build a layer from the one before it (silver from bronze)",
 		Args:  exactArgs(0),
-		RunE:  func(*cobra.Command, []string) error { return usagef("transform needs a layer: rcmlake transform silver") },
+		RunE: func(*cobra.Command, []string) error {
+			return usagef("transform needs a layer: rcmlake transform silver")
+		},
 	}
 	var table string
 	sv := &cobra.Command{
