@@ -3,7 +3,9 @@ package bronze
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +52,8 @@ type LoadLog struct {
 	RowsSkipped         int64
 	RowsRejected        int64
 	Files               []string // bronze files of this load, relative to the lake root
-	StateKey            string   // the stored watermark state
+	StateKey            string   // the stored watermark state, or file:<name>:<sha256> for a landing file
+	RejectsFile         string   // rows that could not be read, with file, line and reason
 	LoadDate            time.Time
 	Status              string // success or failed
 	Error               string
@@ -81,7 +84,11 @@ func (in *Ingester) Run(ctx context.Context, opts Options) ([]LoadLog, error) {
 		opts.Now = time.Now
 	}
 	if opts.RunID == "" {
-		opts.RunID = opts.Now().UTC().Format("20060102T150405Z")
+		opts.RunID = NewRunID(opts.Now())
+	}
+	done, err := in.committedLoads(ctx, opts.RunID)
+	if err != nil {
+		return nil, err
 	}
 	type job struct {
 		db  config.Database
@@ -96,10 +103,14 @@ func (in *Ingester) Run(ctx context.Context, opts Options) ([]LoadLog, error) {
 			if !t.IsActive() || (opts.Table != "" && !strings.EqualFold(t.TargetName(), opts.Table)) {
 				continue
 			}
+			if done[db.Datasource+"."+t.TargetName()] {
+				in.Log.Info("already loaded in this run; skipping", "run", opts.RunID, "datasource", db.Datasource, "table", t.TargetName())
+				continue
+			}
 			jobs = append(jobs, job{db, t})
 		}
 	}
-	if len(jobs) == 0 {
+	if len(jobs) == 0 && len(done) == 0 {
 		return nil, fmt.Errorf("nothing to ingest: no active table matches (datasource %q, table %q)", opts.Datasource, opts.Table)
 	}
 	logs := make([]LoadLog, len(jobs))
@@ -125,6 +136,29 @@ func (in *Ingester) Run(ctx context.Context, opts Options) ([]LoadLog, error) {
 		return logs, fmt.Errorf("%d of %d loads failed:\n  %s", len(failed), len(logs), strings.Join(failed, "\n  "))
 	}
 	return logs, nil
+}
+
+// NewRunID is a unique, sortable run id: the start time and a random suffix.
+func NewRunID(now time.Time) string {
+	var b [3]byte
+	rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// committedLoads names the tables (datasource.table) a run already loaded successfully: a
+// rerun of the same run id skips them, so bronze files are never written twice.
+func (in *Ingester) committedLoads(ctx context.Context, runID string) (map[string]bool, error) {
+	logs, err := ReadLoadLogs(ctx, in.Lake, &in.mu)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, l := range logs {
+		if l.RunID == runID && l.Status == "success" {
+			out[l.DataSource+"."+l.TableName] = true
+		}
+	}
+	return out, nil
 }
 
 // loadTable extracts one table into new bronze files and commits its audit row. The audit
@@ -341,17 +375,21 @@ func (in *Ingester) writeLog(ctx context.Context, l LoadLog) error {
 	q := fmt.Sprintf(`SELECT %s AS run_id, %s AS data_source, %s AS tablename, %s AS load_type, %s AS watermarkcolumnname,
 		%s AS old_watermark, %s AS new_watermark, CAST(%d AS BIGINT) AS numberofrowscopied, CAST(%d AS BIGINT) AS rows_read,
 		CAST(%d AS BIGINT) AS rows_skipped, CAST(%d AS BIGINT) AS rows_rejected, %s AS files, %s AS state_key,
-		TIMESTAMPTZ %s AS loaddate, %s AS status, %s AS error, CAST(%d AS BIGINT) AS duration_ms`,
+		TIMESTAMPTZ %s AS loaddate, %s AS status, %s AS error, CAST(%d AS BIGINT) AS duration_ms, %s AS rejects_file`,
 		sqlString(l.RunID), sqlString(l.DataSource), sqlString(l.TableName), sqlString(l.LoadType), sqlString(l.WatermarkColumnName),
 		sqlString(l.OldWatermark), sqlString(l.NewWatermark), l.NumberOfRowsCopied, l.RowsRead, l.RowsSkipped, l.RowsRejected,
 		sqlString(string(files)), sqlString(l.StateKey), sqlString(l.LoadDate.Format(time.RFC3339Nano)), sqlString(l.Status),
-		sqlString(l.Error), l.DurationMS)
+		sqlString(l.Error), l.DurationMS, sqlString(l.RejectsFile))
 	tbl := delta.Open(in.Lake.Store, LoadLogsTable)
+	app := "load:" + l.RunID + ":" + l.DataSource + "." + l.TableName
+	if l.LoadType == "file" {
+		app += ":" + l.StateKey // several files of one table land in one run
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		_, err := in.Lake.Engine.WriteDelta(ctx, tbl, q, duckdb.WriteOptions{Operation: "WRITE",
-			Txn: &delta.Txn{AppID: "load:" + l.RunID + ":" + l.DataSource + "." + l.TableName, Version: 1}})
+			Txn: &delta.Txn{AppID: app, Version: 1}})
 		// Two tables creating the audit table at once: the loser retries as an append.
 		if err != nil && errors.Is(err, delta.ErrConflict) && attempt < 3 {
 			continue
@@ -381,7 +419,7 @@ func ReadLoadLogs(ctx context.Context, lh *lakehouse.Lakehouse, mu *sync.Mutex) 
 	}
 	res, err := lh.Engine.Query(ctx, `SELECT run_id, data_source, tablename, load_type, watermarkcolumnname, old_watermark,
 		new_watermark, numberofrowscopied, rows_read, rows_skipped, rows_rejected, files, state_key, loaddate, status, error,
-		duration_ms FROM `+q+` t ORDER BY loaddate`)
+		duration_ms, rejects_file FROM `+q+` t ORDER BY loaddate`)
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +428,7 @@ func ReadLoadLogs(ctx context.Context, lh *lakehouse.Lakehouse, mu *sync.Mutex) 
 		l := LoadLog{RunID: str(r[0]), DataSource: str(r[1]), TableName: str(r[2]), LoadType: str(r[3]),
 			WatermarkColumnName: str(r[4]), OldWatermark: str(r[5]), NewWatermark: str(r[6]), NumberOfRowsCopied: r[7].(int64),
 			RowsRead: r[8].(int64), RowsSkipped: r[9].(int64), RowsRejected: r[10].(int64), StateKey: str(r[12]),
-			Status: str(r[14]), Error: str(r[15]), DurationMS: r[16].(int64)}
+			Status: str(r[14]), Error: str(r[15]), DurationMS: r[16].(int64), RejectsFile: str(r[17])}
 		json.Unmarshal([]byte(str(r[11])), &l.Files)
 		if ts, ok := r[13].(time.Time); ok {
 			l.LoadDate = ts

@@ -29,10 +29,12 @@ type world struct {
 	in  *Ingester
 }
 
-func newWorld(t *testing.T, months int) *world {
+func newWorld(t *testing.T, months int) *world { return newWorldSeed(t, months, 21) }
+
+func newWorldSeed(t *testing.T, months int, seed uint64) *world {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := synth.Generate(context.Background(), dir, synth.Options{Seed: 21, Scale: 0.1, Months: months}); err != nil {
+	if _, err := synth.Generate(context.Background(), dir, synth.Options{Seed: seed, Scale: 0.1, Months: months}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(filepath.Join(dir, "rcmlake.yaml"))
@@ -228,4 +230,13 @@ func TestFailingTableDoesNotStopOthers(t *testing.T) {
 	if len(all) != 10 {
 		t.Errorf("%d audit rows, want 10 including the failure", len(all))
 	}
+}
+
+func readManifest(t *testing.T, dir string) *synth.Manifest {
+	t.Helper()
+	m, err := synth.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,9 +42,13 @@ audit.load_logs; the mark advances only with that row, so a crashed load is simp
 			}
 			defer lh.Close()
 			in := &bronze.Ingester{Config: cfg, Lake: lh, Resolver: resolver, Log: slog.Default()}
+			if opts.RunID == "" {
+				opts.RunID = bronze.NewRunID(time.Now())
+			}
 			logs, err := in.Run(ctx, opts)
-			printLoadLogs(cmd, logs)
-			return err
+			files, ferr := in.RunLanding(ctx, opts)
+			printLoadLogs(cmd, append(logs, files...))
+			return errors.Join(err, ferr)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Datasource, "source", "", "only this datasource (e.g. hos-a)")
@@ -53,10 +59,14 @@ audit.load_logs; the mark advances only with that row, so a crashed load is simp
 
 func printLoadLogs(cmd *cobra.Command, logs []bronze.LoadLog) {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSOURCE\tTABLE\tLOAD\tROWS\tSKIPPED\tWATERMARK\tSTATUS\tMS")
+	fmt.Fprintln(tw, "RUN\tSOURCE\tTABLE\tLOAD\tROWS\tSKIPPED\tREJECTED\tWATERMARK / FILE\tSTATUS\tMS")
 	for _, l := range logs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%d\n", l.RunID, l.DataSource, l.TableName, l.LoadType,
-			l.NumberOfRowsCopied, l.RowsSkipped, l.NewWatermark, l.Status, l.DurationMS)
+		mark := l.NewWatermark
+		if l.LoadType == "file" {
+			mark = l.OldWatermark
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%d\n", l.RunID, l.DataSource, l.TableName, l.LoadType,
+			l.NumberOfRowsCopied, l.RowsSkipped, l.RowsRejected, mark, l.Status, l.DurationMS)
 	}
 	tw.Flush()
 }

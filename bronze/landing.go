@@ -1,0 +1,284 @@
+package bronze
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rcmlake/rcmlake/config"
+	"github.com/rcmlake/rcmlake/lake"
+	"github.com/rcmlake/rcmlake/lake/open"
+)
+
+// NormalizeHeader turns a CSV header into a column name: trimmed, lower case, runs of
+// anything but letters and digits as one underscore ("Procedure Code Category" ->
+// procedure_code_category, "ClaimID" -> claimid). SQL names are case-insensitive, so
+// mappings may still say ClaimID.
+func NormalizeHeader(h string) string {
+	h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+	var b strings.Builder
+	under := false
+	for _, r := range strings.ToLower(h) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+			under = false
+		} else if !under && b.Len() > 0 {
+			b.WriteByte('_')
+			under = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "_")
+}
+
+// Reject is a landing row that could not be read, kept with where it came from and why.
+type Reject struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+	Raw    string `json:"raw"`
+}
+
+// fileKey identifies one version of a landing file: its name and its content.
+func fileKey(name, sha string) string { return "file:" + name + ":" + sha }
+
+// RunLanding ingests the landing files the config names, each version of each file exactly
+// once: a file's audit row (which names its content hash) is the ledger, committed with the
+// data, so a crash at any point means the file is simply ingested again, never twice.
+// Ingested files then move to the archive folder by date.
+func (in *Ingester) RunLanding(ctx context.Context, opts Options) ([]LoadLog, error) {
+	l := in.Config.Sources.Landing
+	if l == nil {
+		return nil, nil
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RunID == "" {
+		opts.RunID = NewRunID(opts.Now())
+	}
+	store, err := open.Open(ctx, in.Config.ResolvePath(l.Root), open.Options{Create: true})
+	if err != nil {
+		return nil, fmt.Errorf("landing %s: %w", l.Root, err)
+	}
+	objs, err := store.List(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	logs, err := ReadLoadLogs(ctx, in.Lake, &in.mu)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, x := range logs {
+		if x.Status == "success" && strings.HasPrefix(x.StateKey, "file:") {
+			seen[x.StateKey] = true
+		}
+	}
+	var out []LoadLog
+	var failed []string
+	for _, o := range objs {
+		if strings.HasPrefix(o.Key, l.Archive+"/") {
+			continue
+		}
+		rule, ok := matchRule(l.Files, o.Key)
+		if !ok || (opts.Datasource != "" && rule.Datasource != opts.Datasource) || (opts.Table != "" && rule.Table != opts.Table) {
+			continue
+		}
+		data, err := lake.ReadAll(ctx, store, o.Key)
+		if err != nil {
+			return out, err
+		}
+		sum := sha256.Sum256(data)
+		sha := hex.EncodeToString(sum[:])
+		if seen[fileKey(o.Key, sha)] {
+			in.Log.Info("landing file already ingested; archiving it", "file", o.Key)
+			if err := archive(ctx, store, l.Archive, o.Key, opts.Now()); err != nil {
+				return out, err
+			}
+			continue
+		}
+		lg := in.loadFile(ctx, rule, o.Key, data, sha, opts)
+		out = append(out, lg)
+		if lg.Status != "success" {
+			failed = append(failed, o.Key+": "+lg.Error)
+			continue
+		}
+		seen[fileKey(o.Key, sha)] = true
+		if err := archive(ctx, store, l.Archive, o.Key, opts.Now()); err != nil {
+			return out, err
+		}
+	}
+	if len(failed) > 0 {
+		return out, fmt.Errorf("%d landing files failed:\n  %s", len(failed), strings.Join(failed, "\n  "))
+	}
+	return out, nil
+}
+
+func matchRule(rules []config.LandingFile, key string) (config.LandingFile, bool) {
+	for _, r := range rules {
+		if !r.IsActive() {
+			continue
+		}
+		if ok, _ := path.Match(r.Pattern, key); ok {
+			return r, true
+		}
+	}
+	return config.LandingFile{}, false
+}
+
+// archive moves a file to archive/YYYY/MM/DD/<name>: copy, then delete, so a crash between
+// the two leaves the file in both places and the next run finishes the move.
+func archive(ctx context.Context, st lake.Storage, dir, key string, now time.Time) error {
+	dst := fmt.Sprintf("%s/%s/%s", dir, now.UTC().Format("2006/01/02"), key)
+	rc, err := st.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	err = st.Put(ctx, dst, rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("archiving %s: %w", key, err)
+	}
+	return st.Delete(ctx, key)
+}
+
+// loadFile reads one landing CSV into bronze. Rows with the wrong field count or invalid
+// UTF-8 go to bronze/_rejects with file, line and reason; they never stop the file, and
+// rows read = rows loaded + rows rejected.
+func (in *Ingester) loadFile(ctx context.Context, rule config.LandingFile, key string, data []byte, sha string, opts Options) LoadLog {
+	start := opts.Now().UTC()
+	lg := LoadLog{RunID: opts.RunID, DataSource: rule.Datasource, TableName: rule.Table, LoadType: "file",
+		LoadDate: start, Status: "failed", StateKey: fileKey(key, sha), OldWatermark: key}
+	err := in.readCSV(ctx, rule, key, data, opts, &lg)
+	lg.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		lg.Error = err.Error()
+	} else {
+		lg.Status = "success"
+	}
+	if werr := in.writeLog(ctx, lg); werr != nil && err == nil {
+		lg.Status, lg.Error = "failed", "writing the audit row: "+werr.Error()
+	}
+	in.Log.Info("landing file", "file", key, "rows", lg.NumberOfRowsCopied, "rejected", lg.RowsRejected, "status", lg.Status)
+	return lg
+}
+
+func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key string, data []byte, opts Options, lg *LoadLog) error {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return fmt.Errorf("%s: reading the header: %w", key, err)
+	}
+	cols := make([]string, len(header))
+	index := map[string]int{}
+	for i, h := range header {
+		name := NormalizeHeader(h)
+		if name == "" {
+			name = fmt.Sprintf("column_%d", i+1)
+		}
+		for n := 2; ; n++ { // duplicate headers stay distinct
+			if _, dup := index[name]; !dup {
+				break
+			}
+			name = fmt.Sprintf("%s_%d", NormalizeHeader(h), n)
+		}
+		cols[i] = name
+		index[name] = i
+	}
+	var missing []string
+	for _, c := range rule.Columns {
+		if _, ok := index[NormalizeHeader(c.Name)]; !ok && c.Required {
+			missing = append(missing, c.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: required column(s) %s missing from the header (%s)", key, strings.Join(missing, ", "), strings.Join(header, ", "))
+	}
+	tmp, err := os.CreateTemp("", "rcmlake-landing-*.jsonl")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
+	enc := json.NewEncoder(w)
+	var rejects []Reject
+	rec := map[string]any{}
+	for {
+		fields, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := r.FieldPos(0)
+		lg.RowsRead++
+		var reason string
+		switch {
+		case err != nil:
+			reason = err.Error()
+		case len(fields) != len(cols):
+			reason = fmt.Sprintf("%d fields, the header has %d", len(fields), len(cols))
+		}
+		if reason == "" {
+			for _, f := range fields {
+				if !utf8.ValidString(f) {
+					reason = "invalid UTF-8"
+					break
+				}
+			}
+		}
+		if reason != "" {
+			rejects = append(rejects, Reject{File: key, Line: line, Reason: reason, Raw: strings.ToValidUTF8(strings.Join(fields, ","), "\uFFFD")})
+			if err != nil && !errors.Is(err, csv.ErrFieldCount) {
+				var pe *csv.ParseError
+				if !errors.As(err, &pe) {
+					return err
+				}
+			}
+			continue
+		}
+		for i, c := range cols {
+			rec[c] = fields[i]
+		}
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+		lg.NumberOfRowsCopied++
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	tmp.Close()
+	lg.RowsRejected = int64(len(rejects))
+	if lg.NumberOfRowsCopied+lg.RowsRejected != lg.RowsRead {
+		return fmt.Errorf("%s: %d rows read, %d loaded and %d rejected do not add up", key, lg.RowsRead, lg.NumberOfRowsCopied, lg.RowsRejected)
+	}
+	base := fmt.Sprintf("%s/%s/load_date=%s/run_id=%s", rule.Datasource, rule.Table, lg.LoadDate.Format("2006-01-02"), opts.RunID)
+	name := strings.NewReplacer("/", "_", ".", "_").Replace(key)
+	out := "bronze/" + base + "/" + name + ".parquet"
+	if err := in.writeParquet(ctx, tmp.Name(), cols, out, rule.Datasource, opts.RunID, lg.LoadDate, ""); err != nil {
+		return err
+	}
+	lg.Files = []string{out}
+	if len(rejects) > 0 {
+		data, _ := json.Marshal(rejects)
+		lg.RejectsFile = "bronze/_rejects/" + base + "/" + name + ".json"
+		if err := in.Lake.Store.Put(ctx, lg.RejectsFile, bytes.NewReader(data)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
