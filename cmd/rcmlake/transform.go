@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rcmlake/rcmlake/config"
+	"github.com/rcmlake/rcmlake/gold"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
 	"github.com/rcmlake/rcmlake/silver"
@@ -49,7 +50,33 @@ func newTransformCmd() *cobra.Command {
 		},
 	}
 	sv.Flags().StringVar(&table, "table", "", "build only this entity")
-	cmd.AddCommand(sv)
+	gd := &cobra.Command{
+		Use:   "gold",
+		Short: "Build the star schema (dimensions, facts) and the KPI tables from current, clean silver rows",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := config.Load(gflags.configPath)
+			if err != nil {
+				return err
+			}
+			lh, err := lakehouse.Open(ctx, cfg, resolver)
+			if err != nil {
+				return err
+			}
+			defer lh.Close()
+			b := &gold.Builder{Lake: lh, Models: models.Embedded(), Log: slog.Default()}
+			results, err := b.Build(ctx)
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "TABLE	ROWS	UNKNOWN MEMBERS	VERSION")
+			for _, r := range results {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", r.Table, r.Rows, r.Unknown, r.Version)
+			}
+			tw.Flush()
+			return err
+		},
+	}
+	cmd.AddCommand(sv, gd)
 	return cmd
 }
 

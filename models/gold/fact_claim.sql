@@ -1,14 +1,14 @@
--- gold.fact_claim: one row per current, clean claim. The claim's first recorded status (from
--- silver's SCD2 history) tells whether it was denied on first submission, which the initial
--- denial rate and the clean claim rate need; the current status tells whether a denial was
--- later overturned.
+-- gold.fact_claim: one row per current, clean claim. The claim's first adjudicated status
+-- (the first one after Pending, from silver's SCD2 history) tells whether it was denied on
+-- first submission, which the initial denial rate and the clean claim rate need; the current
+-- status tells whether a denial was later overturned.
 WITH first_status AS (
   SELECT claim_key, claim_status AS initial_status
   FROM (
     SELECT claim_key, claim_status,
            ROW_NUMBER() OVER (PARTITION BY claim_key ORDER BY valid_from, _ingest_seq) AS rn
     FROM {{ ref "silver.claims" }}
-    WHERE NOT is_quarantined
+    WHERE NOT is_quarantined AND claim_status <> 'Pending'
   ) v
   WHERE rn = 1
 )
