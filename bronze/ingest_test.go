@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/rcmlake/rcmlake/config"
+	"github.com/rcmlake/rcmlake/internal/testenv"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/secrets"
 	"github.com/rcmlake/rcmlake/source/sqldb"
@@ -29,12 +31,18 @@ type world struct {
 	in  *Ingester
 }
 
-func newWorld(t *testing.T, months int) *world { return newWorldSeed(t, months, 21) }
+func newWorld(t *testing.T, months int) *world {
+	return newWorldOpts(t, synth.Options{Seed: 21, Scale: 0.1, Months: months})
+}
 
 func newWorldSeed(t *testing.T, months int, seed uint64) *world {
+	return newWorldOpts(t, synth.Options{Seed: seed, Scale: 0.1, Months: months})
+}
+
+func newWorldOpts(t *testing.T, o synth.Options) *world {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := synth.Generate(context.Background(), dir, synth.Options{Seed: seed, Scale: 0.1, Months: months}); err != nil {
+	if _, err := synth.Generate(context.Background(), dir, o); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(filepath.Join(dir, "rcmlake.yaml"))
@@ -239,4 +247,40 @@ func readManifest(t *testing.T, dir string) *synth.Manifest {
 		t.Fatal(err)
 	}
 	return m
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopServers()
+	os.Exit(code)
+}
+
+// TestIngestFromPostgres loads a PostgreSQL-backed EMR (a real server) incrementally.
+func TestIngestFromPostgres(t *testing.T) {
+	pg := testenv.StartPostgres(t, "bronze_emr")
+	w := newWorldOpts(t, synth.Options{Seed: 5, Scale: 0.05, Months: 2, EMRDSN: pg.DSN("bronze_emr")})
+	ctx := context.Background()
+	logs, err := w.in.Run(ctx, Options{RunID: "p1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := readManifest(t, w.dir)
+	for _, h := range m.Hospitals {
+		for _, tbl := range h.Tables {
+			l := logFor(logs, "p1", h.Code, tbl.Name)
+			if l.Status != "success" || l.NumberOfRowsCopied != int64(h.Rows[tbl.Name]) {
+				t.Errorf("%s.%s: %+v, want %d rows", h.Code, tbl.Name, l, h.Rows[tbl.Name])
+			}
+		}
+	}
+	if _, err := synth.AppendMonth(ctx, w.dir); err != nil {
+		t.Fatal(err)
+	}
+	logs, err = w.in.Run(ctx, Options{RunID: "p2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := logFor(logs, "p2", "hos-a", "transactions"); l.NumberOfRowsCopied == 0 || l.OldWatermark == "" || l.NewWatermark <= l.OldWatermark {
+		t.Errorf("incremental load from PostgreSQL: %+v", l)
+	}
 }

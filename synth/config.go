@@ -2,6 +2,7 @@ package synth
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,12 @@ func Config(m *Manifest) *config.Config {
 	entities["transactions"].Key = []string{"transaction_key"}
 	entities["claims"].Key = []string{"claim_key"}
 	for _, h := range m.Hospitals {
-		db := config.Database{Name: h.Name, Datasource: h.Code, Driver: h.Driver, DSN: h.DSN}
+		db := config.Database{Name: h.Name, Datasource: h.Code, Driver: h.Driver, DSN: h.DSN, Schema: h.Schema}
+		if u, err := url.Parse(h.DSN); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				db.DSN = "${env:RCMLAKE_EMR_DSN}" // never write a password into the config
+			}
+		}
 		for _, t := range h.Tables {
 			tbl := config.Table{Name: t.Name, PrimaryKey: t.PrimaryKey, Active: &yes, Load: config.LoadFull}
 			if t.Watermark != "" {

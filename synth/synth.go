@@ -23,6 +23,9 @@ type Options struct {
 	Months    int     // months simulated, default 12
 	Scale     float64 // 1 = the seed project's size: 5,000 patients and 10,000 charges a hospital a year
 	Start     time.Time
+	// EMRDSN puts the EMRs in a PostgreSQL database (one schema per hospital) instead of
+	// SQLite files.
+	EMRDSN string
 }
 
 func (o *Options) defaults() {

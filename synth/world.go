@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the embedded EMR databases
+	"github.com/rcmlake/rcmlake/source/sqldb"
 )
 
 // Defect is one planted data problem, which the pipeline must quarantine or reject.
@@ -37,7 +38,8 @@ type TableInfo struct {
 type HospitalInfo struct {
 	Hospital
 	Driver string         `json:"driver"`
-	DSN    string         `json:"dsn"` // relative to the world folder for SQLite
+	DSN    string         `json:"dsn"`              // relative to the world folder for SQLite
+	Schema string         `json:"schema,omitempty"` // PostgreSQL: one schema per hospital
 	Tables []TableInfo    `json:"tables"`
 	Rows   map[string]int `json:"rows"`
 }
@@ -76,6 +78,9 @@ func Generate(ctx context.Context, dir string, o Options) (*Manifest, error) {
 	for h := 0; h < o.Hospitals; h++ {
 		hi := HospitalInfo{Hospital: hospital(h), Driver: "sqlite", Rows: map[string]int{}}
 		hi.DSN = "emr/" + hi.Name + ".sqlite"
+		if o.EMRDSN != "" {
+			hi.Driver, hi.DSN, hi.Schema = "postgres", o.EMRDSN, strings.ReplaceAll(hi.Code, "-", "_")
+		}
 		hi.Tables = tableInfos(hi.Style)
 		m.Hospitals = append(m.Hospitals, hi)
 	}
@@ -95,6 +100,9 @@ func AppendMonth(ctx context.Context, dir string) (*Manifest, error) {
 	}
 	start, _ := time.Parse(dateFmt, m.Start)
 	o := Options{Seed: m.Seed, Scale: m.Scale, Start: start, Hospitals: len(m.Hospitals)}
+	if len(m.Hospitals) > 0 && m.Hospitals[0].Driver == "postgres" {
+		o.EMRDSN = m.Hospitals[0].DSN
+	}
 	o.defaults()
 	if err := generateMonth(ctx, dir, o, m, m.Months); err != nil {
 		return nil, err
@@ -135,13 +143,13 @@ func finish(ctx context.Context, dir string, m *Manifest) error {
 		m.DefectCounts[d.Kind]++
 	}
 	for i := range m.Hospitals {
-		db, err := openDB(filepath.Join(dir, m.Hospitals[i].DSN))
+		db, d, err := openEMR(dir, m.Hospitals[i])
 		if err != nil {
 			return err
 		}
 		for _, t := range m.Hospitals[i].Tables {
 			var n int
-			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+t.Name).Scan(&n); err != nil {
+			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+qualify(d, m.Hospitals[i], t.Name)).Scan(&n); err != nil {
 				db.Close()
 				return err
 			}
@@ -159,19 +167,41 @@ func finish(ctx context.Context, dir string, m *Manifest) error {
 	return WriteConfig(dir, m)
 }
 
-func openDB(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		return nil, err
+// openEMR opens a hospital's EMR: its SQLite file in the world folder, or the PostgreSQL
+// database, where each hospital has a schema of its own.
+func openEMR(dir string, h HospitalInfo) (*sql.DB, sqldb.Dialect, error) {
+	dsn := h.DSN
+	if h.Driver == "sqlite" {
+		dsn = filepath.Join(dir, h.DSN)
 	}
-	db.SetMaxOpenConns(1)
-	for _, p := range []string{"PRAGMA journal_mode = DELETE", "PRAGMA synchronous = NORMAL"} {
-		if _, err := db.Exec(p); err != nil {
+	db, d, err := sqldb.Open(h.Driver, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.Schema != "" {
+		if _, err := db.Exec("CREATE SCHEMA IF NOT EXISTS " + d.QuoteIdent(h.Schema)); err != nil {
 			db.Close()
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, fmt.Errorf("%s: %w", h.Name, err)
 		}
 	}
-	return db, nil
+	return db, d, nil
+}
+
+// qualify names a table of a hospital's EMR.
+func qualify(d sqldb.Dialect, h HospitalInfo, table string) string {
+	if h.Schema != "" {
+		return d.QuoteIdent(h.Schema + "." + table)
+	}
+	return d.QuoteIdent(table)
+}
+
+// values is "(p1, p2, ...)" in the dialect's placeholders.
+func values(d sqldb.Dialect, n int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = d.Placeholder(i + 1)
+	}
+	return "(" + strings.Join(ps, ", ") + ")"
 }
 
 func writeCPT(dir string, m *Manifest) error {
@@ -206,7 +236,7 @@ func money(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
 // and the month's claims file.
 func generateMonth(ctx context.Context, dir string, o Options, m *Manifest, month int) error {
 	for hi := range m.Hospitals {
-		h := m.Hospitals[hi].Hospital
+		h := m.Hospitals[hi]
 		if err := hospitalMonth(ctx, dir, o, m, h, month); err != nil {
 			return fmt.Errorf("%s month %d: %w", h.Name, month, err)
 		}
@@ -215,12 +245,15 @@ func generateMonth(ctx context.Context, dir string, o Options, m *Manifest, mont
 	return nil
 }
 
-func hospitalMonth(ctx context.Context, dir string, o Options, m *Manifest, h Hospital, month int) error {
+func hospitalMonth(ctx context.Context, dir string, o Options, m *Manifest, hi HospitalInfo, month int) error {
+	h := hi.Hospital
 	s := sizeOf(o, h.Index)
-	db, err := openDB(filepath.Join(dir, "emr", h.Name+".sqlite"))
+	db, d, err := openEMR(dir, hi)
 	if err != nil {
 		return err
 	}
+	q := func(table string) string { return qualify(d, hi, table) }
+	real := d.TypeName("DOUBLE PRECISION")
 	defer db.Close()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -232,13 +265,24 @@ func hospitalMonth(ctx context.Context, dir string, o Options, m *Manifest, h Ho
 		pcols = []string{"ID", "F_Name", "L_Name", "M_Name", "SSN", "PhoneNumber", "Gender", "DOB", "Address", "Updated_Date"}
 	}
 	if month == 0 {
+		// Column names are created quoted, so PostgreSQL keeps their case as the seed's EMRs do.
+		cols := func(names ...string) string {
+			out := make([]string, len(names))
+			for i, n := range names {
+				typ := "TEXT"
+				if n == "Amount" || n == "PaidAmount" {
+					typ = real
+				}
+				out[i] = d.QuoteIdent(n) + " " + typ
+			}
+			return "(" + strings.Join(out, ", ") + ")"
+		}
 		ddl := []string{
-			fmt.Sprintf("CREATE TABLE patients (%s TEXT, %s TEXT, %s TEXT, %s TEXT, SSN TEXT, PhoneNumber TEXT, Gender TEXT, DOB TEXT, Address TEXT, %s TEXT)",
-				pcols[0], pcols[1], pcols[2], pcols[3], pcols[9]),
-			"CREATE TABLE providers (ProviderID TEXT, FirstName TEXT, LastName TEXT, Specialization TEXT, DeptID TEXT, NPI TEXT)",
-			"CREATE TABLE departments (DeptID TEXT, Name TEXT)",
-			"CREATE TABLE encounters (EncounterID TEXT, PatientID TEXT, EncounterDate TEXT, EncounterType TEXT, ProviderID TEXT, DepartmentID TEXT, ProcedureCode TEXT, InsertedDate TEXT, ModifiedDate TEXT)",
-			"CREATE TABLE transactions (TransactionID TEXT, EncounterID TEXT, PatientID TEXT, ProviderID TEXT, DeptID TEXT, VisitDate TEXT, ServiceDate TEXT, PaidDate TEXT, VisitType TEXT, Amount REAL, AmountType TEXT, PaidAmount REAL, ClaimID TEXT, PayorID TEXT, ProcedureCode TEXT, ICDCode TEXT, LineOfBusiness TEXT, MedicaidID TEXT, MedicareID TEXT, InsertDate TEXT, ModifiedDate TEXT)",
+			"CREATE TABLE " + q("patients") + " " + cols(pcols...),
+			"CREATE TABLE " + q("providers") + " " + cols("ProviderID", "FirstName", "LastName", "Specialization", "DeptID", "NPI"),
+			"CREATE TABLE " + q("departments") + " " + cols("DeptID", "Name"),
+			"CREATE TABLE " + q("encounters") + " " + cols("EncounterID", "PatientID", "EncounterDate", "EncounterType", "ProviderID", "DepartmentID", "ProcedureCode", "InsertedDate", "ModifiedDate"),
+			"CREATE TABLE " + q("transactions") + " " + cols("TransactionID", "EncounterID", "PatientID", "ProviderID", "DeptID", "VisitDate", "ServiceDate", "PaidDate", "VisitType", "Amount", "AmountType", "PaidAmount", "ClaimID", "PayorID", "ProcedureCode", "ICDCode", "LineOfBusiness", "MedicaidID", "MedicareID", "InsertDate", "ModifiedDate"),
 		}
 		for _, q := range ddl {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -246,13 +290,13 @@ func hospitalMonth(ctx context.Context, dir string, o Options, m *Manifest, h Ho
 			}
 		}
 		for i, name := range departments {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO departments VALUES (?, ?)", fmt.Sprintf("DEPT%03d", i+1), name); err != nil {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO "+q("departments")+" VALUES "+values(d, 2), fmt.Sprintf("DEPT%03d", i+1), name); err != nil {
 				return err
 			}
 		}
 		for i := 0; i < s.providers; i++ {
 			p := providerAt(o, h, i)
-			if _, err := tx.ExecContext(ctx, "INSERT INTO providers VALUES (?, ?, ?, ?, ?, ?)", p.id, p.first, p.last, p.spec, p.dept, p.npi); err != nil {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO "+q("providers")+" VALUES "+values(d, 6), p.id, p.first, p.last, p.spec, p.dept, p.npi); err != nil {
 				return err
 			}
 		}
@@ -260,16 +304,18 @@ func hospitalMonth(ctx context.Context, dir string, o Options, m *Manifest, h Ho
 	monthEnd := o.monthStart(month + 1).Add(-time.Nanosecond)
 
 	// Patients: the month's new ones, then changes and deletes of earlier ones.
-	insP, err := tx.PrepareContext(ctx, "INSERT INTO patients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	insP, err := tx.PrepareContext(ctx, "INSERT INTO "+q("patients")+" VALUES "+values(d, 10))
 	if err != nil {
 		return err
 	}
-	updP, err := tx.PrepareContext(ctx, fmt.Sprintf("UPDATE patients SET %s = ?, %s = ?, %s = ?, PhoneNumber = ?, Address = ?, %s = ? WHERE %s = ?",
-		pcols[1], pcols[2], pcols[3], pcols[9], pcols[0]))
+	updP, err := tx.PrepareContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %s, %s = %s, %s = %s, %s = %s, %s = %s, %s = %s WHERE %s = %s", q("patients"),
+		d.QuoteIdent(pcols[1]), d.Placeholder(1), d.QuoteIdent(pcols[2]), d.Placeholder(2), d.QuoteIdent(pcols[3]), d.Placeholder(3),
+		d.QuoteIdent("PhoneNumber"), d.Placeholder(4), d.QuoteIdent("Address"), d.Placeholder(5), d.QuoteIdent(pcols[9]), d.Placeholder(6),
+		d.QuoteIdent(pcols[0]), d.Placeholder(7)))
 	if err != nil {
 		return err
 	}
-	delP, err := tx.PrepareContext(ctx, fmt.Sprintf("DELETE FROM patients WHERE %s = ?", pcols[0]))
+	delP, err := tx.PrepareContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = %s", q("patients"), d.QuoteIdent(pcols[0]), d.Placeholder(1)))
 	if err != nil {
 		return err
 	}
@@ -311,15 +357,17 @@ func hospitalMonth(ctx context.Context, dir string, o Options, m *Manifest, h Ho
 	}
 
 	// Charges: the month's new ones; payments, appeals and voids of earlier ones.
-	insT, err := tx.PrepareContext(ctx, "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	insT, err := tx.PrepareContext(ctx, "INSERT INTO "+q("transactions")+" VALUES "+values(d, 21))
 	if err != nil {
 		return err
 	}
-	insE, err := tx.PrepareContext(ctx, "INSERT INTO encounters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	insE, err := tx.PrepareContext(ctx, "INSERT INTO "+q("encounters")+" VALUES "+values(d, 9))
 	if err != nil {
 		return err
 	}
-	updT, err := tx.PrepareContext(ctx, "UPDATE transactions SET PaidDate = ?, PaidAmount = ?, ModifiedDate = ? WHERE TransactionID = ?")
+	updT, err := tx.PrepareContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %s, %s = %s, %s = %s WHERE %s = %s", q("transactions"),
+		d.QuoteIdent("PaidDate"), d.Placeholder(1), d.QuoteIdent("PaidAmount"), d.Placeholder(2), d.QuoteIdent("ModifiedDate"), d.Placeholder(3),
+		d.QuoteIdent("TransactionID"), d.Placeholder(4)))
 	if err != nil {
 		return err
 	}
@@ -354,10 +402,10 @@ func hospitalMonth(ctx context.Context, dir string, o Options, m *Manifest, h Ho
 			} else if c.defect == "" {
 				switch {
 				case c.voidedMonth == month:
-					if _, err := tx.ExecContext(ctx, "DELETE FROM transactions WHERE TransactionID = ?", c.txnID); err != nil {
+					if _, err := tx.ExecContext(ctx, "DELETE FROM "+q("transactions")+" WHERE "+d.QuoteIdent("TransactionID")+" = "+d.Placeholder(1), c.txnID); err != nil {
 						return err
 					}
-					if _, err := tx.ExecContext(ctx, "DELETE FROM encounters WHERE EncounterID = ?", c.encID); err != nil {
+					if _, err := tx.ExecContext(ctx, "DELETE FROM "+q("encounters")+" WHERE "+d.QuoteIdent("EncounterID")+" = "+d.Placeholder(1), c.encID); err != nil {
 						return err
 					}
 				case c.voidedMonth >= 0 && c.voidedMonth < month:

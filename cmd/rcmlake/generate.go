@@ -64,5 +64,6 @@ to an existing world, with changed, new and deleted rows.`,
 	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "size: 1 is the seed project's (10,000 charges per hospital a year)")
 	cmd.Flags().StringVar(&start, "start", "2024-01", "first month, YYYY-MM")
 	cmd.Flags().BoolVar(&appendMonth, "append-month", false, "add the next month to the world in --out")
+	cmd.Flags().StringVar(&o.EMRDSN, "emr-dsn", "", "put the EMRs in this PostgreSQL database (one schema per hospital) instead of SQLite files")
 	return cmd
 }

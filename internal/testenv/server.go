@@ -51,6 +51,7 @@ func StopServers() {
 		s.stop()
 	}
 	servers = nil
+	stopPostgres()
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1. Another process may take it

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	_ "modernc.org/sqlite" // SQLite, the embedded default
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, as "pgx"
+	_ "modernc.org/sqlite"             // SQLite, the embedded default
 )
 
 // Dialect is what differs between the EMR databases' SQL. The bronze extraction and the CSV
@@ -82,8 +83,8 @@ func DialectFor(driver string) (Dialect, error) {
 	return nil, fmt.Errorf("unknown EMR driver %q: want sqlite, postgres or sqlserver", driver)
 }
 
-// Open opens an EMR database. SQLite is built in; PostgreSQL and SQL Server need their drivers
-// linked in (registered as "pgx" and "sqlserver").
+// Open opens an EMR database. SQLite and PostgreSQL (pgx) are built in; SQL Server needs its
+// driver linked in (registered as "sqlserver").
 func Open(driver, dsn string) (*sql.DB, Dialect, error) {
 	d, err := DialectFor(driver)
 	if err != nil {
