@@ -45,13 +45,30 @@ func (o *Options) defaults() {
 
 // rng returns the random stream of one entity.
 func rng(seed uint64, parts ...any) *rand.Rand {
-	h := fnv.New64a()
-	fmt.Fprint(h, seed)
+	h := mix(seed)
 	for _, p := range parts {
-		fmt.Fprint(h, "|", p)
+		switch x := p.(type) {
+		case int:
+			h = mix(h ^ uint64(x))
+		case string:
+			f := fnv.New64a()
+			f.Write([]byte(x))
+			h = mix(h ^ f.Sum64())
+		default:
+			f := fnv.New64a()
+			fmt.Fprint(f, x)
+			h = mix(h ^ f.Sum64())
+		}
 	}
-	s := h.Sum64()
-	return rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15))
+	return rand.New(rand.NewPCG(h, h^0x9e3779b97f4a7c15))
+}
+
+// mix is splitmix64's finaliser: a cheap, well-spread 64-bit hash step.
+func mix(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 // Hospital is one EMR of the network.

@@ -284,6 +284,11 @@ func hospitalMonth(ctx context.Context, dir string, o Options, m *Manifest, hi H
 			"CREATE TABLE " + q("encounters") + " " + cols("EncounterID", "PatientID", "EncounterDate", "EncounterType", "ProviderID", "DepartmentID", "ProcedureCode", "InsertedDate", "ModifiedDate"),
 			"CREATE TABLE " + q("transactions") + " " + cols("TransactionID", "EncounterID", "PatientID", "ProviderID", "DeptID", "VisitDate", "ServiceDate", "PaidDate", "VisitType", "Amount", "AmountType", "PaidAmount", "ClaimID", "PayorID", "ProcedureCode", "ICDCode", "LineOfBusiness", "MedicaidID", "MedicareID", "InsertDate", "ModifiedDate"),
 		}
+		// Lookup indexes, as an EMR has them (not unique: planted duplicates and NULL keys
+		// must fit); without them every monthly update would scan its table.
+		for _, ix := range [][2]string{{"patients", pcols[0]}, {"transactions", "TransactionID"}, {"encounters", "EncounterID"}} {
+			ddl = append(ddl, fmt.Sprintf("CREATE INDEX %s ON %s (%s)", d.QuoteIdent("ix_"+strings.ReplaceAll(hi.Code, "-", "_")+"_"+ix[0]), q(ix[0]), d.QuoteIdent(ix[1])))
+		}
 		for _, q := range ddl {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
