@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rcmlake/rcmlake/bronze"
-	"github.com/rcmlake/rcmlake/config"
-	"github.com/rcmlake/rcmlake/lakehouse"
 )
 
 func init() {
@@ -32,11 +30,7 @@ audit.load_logs; the mark advances only with that row, so a crashed load is simp
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := config.Load(gflags.configPath)
-			if err != nil {
-				return err
-			}
-			lh, err := lakehouse.Open(ctx, cfg, resolver)
+			cfg, lh, err := openLake(ctx)
 			if err != nil {
 				return err
 			}
@@ -78,11 +72,7 @@ func newAuditCmd() *cobra.Command {
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := config.Load(gflags.configPath)
-			if err != nil {
-				return err
-			}
-			lh, err := lakehouse.Open(ctx, cfg, resolver)
+			_, lh, err := openLake(ctx)
 			if err != nil {
 				return err
 			}

@@ -8,9 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/gold"
-	"github.com/rcmlake/rcmlake/lakehouse"
 )
 
 func init() { register(newKPICmd) }
@@ -34,11 +32,7 @@ func newKPICmd() *cobra.Command {
 				}
 				m = t
 			}
-			cfg, err := config.Load(gflags.configPath)
-			if err != nil {
-				return err
-			}
-			lh, err := lakehouse.Open(ctx, cfg, resolver)
+			_, lh, err := openLake(ctx)
 			if err != nil {
 				return err
 			}

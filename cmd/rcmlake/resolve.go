@@ -68,3 +68,16 @@ func (r *tableRef) snapshot(ctx context.Context, version int64, asOf string) (*d
 func (r *tableRef) Close() { r.lh.Close() }
 
 func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") }
+
+// openLake loads the config and opens its lake, for the commands that work on the pipeline.
+func openLake(ctx context.Context) (*config.Config, *lakehouse.Lakehouse, error) {
+	cfg, err := config.Load(gflags.configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	lh, err := lakehouse.Open(ctx, cfg, resolver)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, lh, nil
+}

@@ -9,9 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/gold"
-	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
 	"github.com/rcmlake/rcmlake/silver"
 )
@@ -34,11 +32,7 @@ func newTransformCmd() *cobra.Command {
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := config.Load(gflags.configPath)
-			if err != nil {
-				return err
-			}
-			lh, err := lakehouse.Open(ctx, cfg, resolver)
+			cfg, lh, err := openLake(ctx)
 			if err != nil {
 				return err
 			}
@@ -56,11 +50,7 @@ func newTransformCmd() *cobra.Command {
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := config.Load(gflags.configPath)
-			if err != nil {
-				return err
-			}
-			lh, err := lakehouse.Open(ctx, cfg, resolver)
+			_, lh, err := openLake(ctx)
 			if err != nil {
 				return err
 			}
