@@ -3,6 +3,8 @@ package synth
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,9 +29,19 @@ type charge struct {
 	paidDate                     time.Time // zero if never paid
 	events                       []claimEvent
 	denialReason                 string
-	voidedMonth                  int // month the EMR deletes the charge; -1 never
+	voidedMonth                  int // month the EMR deletes the charge (not its encounter); -1 never
 	defect                       string
 	serviceText                  string // ServiceDate as written (a planted defect may make it unparseable)
+}
+
+// padded is n in decimal, zero-padded to width digits: fmt's %0*d without its cost.
+func padded(n, width int) string {
+	var buf [20]byte
+	b := strconv.AppendInt(buf[:0], int64(n), 10)
+	if len(b) >= width {
+		return string(b)
+	}
+	return strings.Repeat("0", width-len(b)) + string(b)
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
@@ -49,18 +61,18 @@ func pickPayer(u float64) payer {
 func chargeAt(o Options, h Hospital, s sizes, m, k int) charge {
 	r := rng(o.Seed, "charge", h.Index, m, k)
 	seq := m*s.chargesPerMonth + k + 1
-	c := charge{month: m, index: k, txnID: fmt.Sprintf("TRANS%08d", seq), encID: fmt.Sprintf("ENC%08d", seq),
-		claimID: fmt.Sprintf("CLAIM%08d", seq), voidedMonth: -1}
+	num := padded(seq, 8)
+	c := charge{month: m, index: k, txnID: "TRANS" + num, encID: "ENC" + num, claimID: "CLAIM" + num, voidedMonth: -1}
 	pi := r.IntN(s.patientsBy(m))
 	for !billable(o, h, pi) {
 		pi = (pi + 1) % s.patientsBy(m)
 	}
 	c.patientID = patientID(pi)
-	prov := providerAt(o, h, r.IntN(s.providers))
-	c.providerID = prov.id[len(h.ProvPrefix):] // the EMR's transactions omit the prefix, as the seed's do
-	c.dept = prov.dept
+	pv := r.IntN(s.providers)
+	c.providerID = providerID(h, pv)[len(h.ProvPrefix):] // the EMR's transactions omit the prefix, as the seed's do
+	c.dept = deptID(providerDept(o, h, pv))
 	if r.IntN(20) == 0 {
-		c.dept = fmt.Sprintf("DEPT%03d", 1+r.IntN(len(departments)))
+		c.dept = deptID(r.IntN(len(departments)))
 	}
 	c.cpt = cptCodes[r.IntN(len(cptCodes))]
 	c.icd = icdCodes[r.IntN(len(icdCodes))]
@@ -68,7 +80,7 @@ func chargeAt(o Options, h Hospital, s sizes, m, k int) charge {
 	c.encounterType = encounterTypes[r.IntN(len(encounterTypes))]
 	c.visitType = visitTypes[r.IntN(len(visitTypes))]
 	c.service = o.monthStart(m).AddDate(0, 0, r.IntN(daysIn(o.monthStart(m))))
-	c.serviceText = c.service.Format(dateFmt)
+	c.serviceText = ymd(c.service)
 	lag := r.IntN(3)
 	if r.IntN(10) == 0 {
 		lag = 5 + r.IntN(10)
@@ -158,6 +170,31 @@ func (c charge) eventIn(from, to time.Time) bool {
 
 // paidBy reports whether the charge was paid by time t.
 func (c charge) paidBy(t time.Time) bool { return !c.paidDate.IsZero() && !c.paidDate.After(t) }
+
+// activity has bit i set when something happens to the charge in month c.month+i: a claim
+// event (which puts it in that month's claims file), its payment or its void. Defective
+// charges are frozen, so nothing ever happens to them after their first month.
+func (c charge) activity(o Options) uint16 {
+	if c.defect != "" {
+		return 0
+	}
+	var a uint16
+	set := func(month int) {
+		if off := month - c.month; off >= 0 && off < 16 {
+			a |= 1 << off
+		}
+	}
+	if c.voidedMonth >= 0 {
+		set(c.voidedMonth)
+	}
+	if !c.paidDate.IsZero() {
+		set(o.monthOf(c.paidDate))
+	}
+	for _, e := range c.events {
+		set(o.monthOf(e.date))
+	}
+	return a
+}
 
 // modifiedAt is the EMR row's ModifiedDate at time t.
 func (c charge) modifiedAt(t time.Time) time.Time {

@@ -170,6 +170,14 @@ func (s sizes) createdMonth(i int) int {
 	return 1 + (i-s.initialPatients)/s.patientsPerMonth
 }
 
+// changesIn reports whether a patient who is neither new nor deletable may change in month m:
+// patientAt's draws for month m (the day, then the event), without replaying the patient's life.
+func changesIn(o Options, h Hospital, i, m int) bool {
+	e := rng(o.Seed, "patient-month", h.Index, i, m)
+	e.IntN(28)
+	return e.IntN(1000) < 46
+}
+
 // patientAt replays patient i's life up to the end of month m.
 func patientAt(o Options, h Hospital, s sizes, i, m int) patient {
 	r := rng(o.Seed, "patient", h.Index, i)
@@ -180,7 +188,7 @@ func patientAt(o Options, h Hospital, s sizes, i, m int) patient {
 		id: patientID(i), first: sp(firstNames[r.IntN(len(firstNames))]), last: sp(lastNames[r.IntN(len(lastNames))]),
 		ssn:    fmt.Sprintf("%03d-%02d-%04d", 100+r.IntN(800), 10+r.IntN(89), 1000+r.IntN(9000)),
 		phone:  fmt.Sprintf("(%03d) %03d-%04d", 200+r.IntN(700), 200+r.IntN(700), r.IntN(10000)),
-		gender: []string{"Female", "Male"}[r.IntN(2)], dob: birth.Format(dateFmt),
+		gender: []string{"Female", "Male"}[r.IntN(2)], dob: ymd(birth),
 		address:  fmt.Sprintf("%d %s, %s, %s %s", 1+r.IntN(9999), streets[r.IntN(len(streets))], c.city, c.state, c.zip),
 		modified: o.monthStart(created).AddDate(0, 0, r.IntN(28)),
 	}
@@ -200,7 +208,7 @@ func patientAt(o Options, h Hospital, s sizes, i, m int) patient {
 	for month := created + 1; month <= m; month++ {
 		e := rng(o.Seed, "patient-month", h.Index, i, month)
 		day := o.monthStart(month).AddDate(0, 0, e.IntN(28))
-		switch x := e.IntN(1000); {
+		switch x := e.IntN(1000); { // changesIn must agree with these thresholds
 		case x < 100 && deletable(i): // deleted from the EMR (only patients no charge refers to)
 			p.deleted = true
 			p.modified = day
@@ -236,8 +244,28 @@ type provider struct {
 func providerAt(o Options, h Hospital, i int) provider {
 	r := rng(o.Seed, "provider", h.Index, i)
 	d := r.IntN(len(departments))
-	return provider{id: fmt.Sprintf("%sPROV%04d", h.ProvPrefix, i+1), first: firstNames[r.IntN(len(firstNames))],
-		last: lastNames[r.IntN(len(lastNames))], spec: specializations[d], dept: fmt.Sprintf("DEPT%03d", d+1), npi: NPI(r)}
+	return provider{id: providerID(h, i), first: firstNames[r.IntN(len(firstNames))],
+		last: lastNames[r.IntN(len(lastNames))], spec: specializations[d], dept: deptID(d), npi: NPI(r)}
+}
+
+// providerDept is provider i's department index: the first draw of its stream, which is all
+// a charge needs of its provider.
+func providerDept(o Options, h Hospital, i int) int {
+	return rng(o.Seed, "provider", h.Index, i).IntN(len(departments))
+}
+
+func providerID(h Hospital, i int) string { return h.ProvPrefix + "PROV" + padded(i+1, 4) }
+
+func deptID(d int) string { return "DEPT" + padded(d+1, 3) }
+
+// ymd formats a date as YYYY-MM-DD, as time.Format(dateFmt) does, at a fraction of its cost.
+func ymd(t time.Time) string {
+	y, m, d := t.Date()
+	var b [10]byte
+	b[0], b[1], b[2], b[3] = byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10)
+	b[4], b[5], b[6] = '-', byte('0'+int(m)/10), byte('0'+int(m)%10)
+	b[7], b[8], b[9] = '-', byte('0'+d/10), byte('0'+d%10)
+	return string(b[:])
 }
 
 // NPI makes a valid 10-digit NPI: 9 digits and a Luhn check digit computed with the
