@@ -83,8 +83,8 @@ func DialectFor(driver string) (Dialect, error) {
 	return nil, fmt.Errorf("unknown EMR driver %q: want sqlite, postgres or sqlserver", driver)
 }
 
-// Open opens an EMR database. SQLite and PostgreSQL (pgx) are built in; SQL Server needs its
-// driver linked in (registered as "sqlserver").
+// Open opens an EMR database. SQLite and PostgreSQL (pgx) are built in;
+// SQL Server (go-mssqldb, registered as "sqlserver") is linked in too.
 func Open(driver, dsn string) (*sql.DB, Dialect, error) {
 	d, err := DialectFor(driver)
 	if err != nil {

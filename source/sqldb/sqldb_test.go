@@ -2,10 +2,14 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"encoding/csv"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rcmlake/rcmlake/internal/testenv"
 )
@@ -78,5 +82,38 @@ func TestLoadSeedData(t *testing.T) {
 			}
 		}
 		db.Close()
+	}
+}
+
+// Nothing here runs SQL Server, but its driver must be linked in and reached through Open, and
+// an unreachable server must fail promptly with an error that names the database.
+func TestSQLServerDriverLinked(t *testing.T) {
+	found := false
+	for _, d := range sql.Drivers() {
+		found = found || d == "sqlserver"
+	}
+	if !found {
+		t.Fatalf("the sqlserver driver is not registered: %v", sql.Drivers())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // a port nobody listens on
+	db, d, err := Open("sqlserver", "sqlserver://rcm:secret@"+addr+"?database=emr&dial+timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if d.Name() != "sqlserver" {
+		t.Errorf("dialect %s", d.Name())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err == nil {
+		t.Error("ping of a closed port succeeded")
+	} else if strings.Contains(err.Error(), "secret") {
+		t.Errorf("the error leaks the password: %v", err)
 	}
 }
