@@ -98,6 +98,15 @@ func (l *Lakehouse) Localizer() duckdb.Localizer {
 	}
 }
 
+// LocalPath is a local path for a lake file: the file itself on local disk, otherwise a
+// cached copy.
+func (l *Lakehouse) LocalPath(ctx context.Context, key string) (string, error) {
+	if lp, ok := l.Store.(lake.LocalPather); ok {
+		return filepath.Clean(lp.LocalPath(key)), nil
+	}
+	return l.Cache.Localize(ctx, l.Store, key)
+}
+
 // ScanSQL is a SQL relation over a snapshot's rows.
 func (l *Lakehouse) ScanSQL(ctx context.Context, s *delta.Snapshot) (string, error) {
 	return l.Engine.DeltaScanSQL(ctx, s, l.Localizer())

@@ -1,5 +1,6 @@
 // Package models holds the SQL models, one file per table, by layer, as in a dbt project:
-// silver/<entity>.sql, gold/<table>.sql, kpi/<name>.sql. They are embedded in the binary and
+// silver/<entity>.sql, gold/<table>.sql, kpi/<name>.sql; queries/<name>.sql are the ready-made
+// reports that `rcmlake query --named` runs, written against catalog names. They are embedded in the binary and
 // may be overridden by a folder of the same shape (config: models_dir).
 //
 // A model is a SELECT. It names its inputs with template calls that the runner expands:
@@ -18,7 +19,7 @@ import (
 	"text/template"
 )
 
-//go:embed silver/*.sql gold/*.sql kpi/*.sql
+//go:embed silver/*.sql gold/*.sql kpi/*.sql queries/*.sql
 var embedded embed.FS
 
 // Source is where models are read from.
@@ -46,6 +47,17 @@ func (s Source) List(layer string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// Query reads a named, ready-made query (queries/<name>.sql). It names tables as catalog names
+// (gold.fact_claim), which the query runner resolves; it has no template calls.
+func (s Source) Query(name string) (string, error) {
+	data, err := fs.ReadFile(s.fsys, path.Join("queries", name+".sql"))
+	if err != nil {
+		names, _ := s.List("queries")
+		return "", fmt.Errorf("no query named %q (named queries: %s)", name, strings.Join(names, ", "))
+	}
+	return string(data), nil
 }
 
 // Funcs are the template calls a model may use.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/delta"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
-	"github.com/rcmlake/rcmlake/lake"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
 )
@@ -296,7 +294,7 @@ func appID(s config.EntitySource) string { return "bronze:" + s.Datasource + "."
 func (b *Builder) stageSQL(ctx context.Context, e config.Entity, s source, idx int) (string, error) {
 	var paths []string
 	for _, f := range s.files {
-		p, err := b.localPath(ctx, f)
+		p, err := b.Lake.LocalPath(ctx, f)
 		if err != nil {
 			return "", err
 		}
@@ -319,13 +317,6 @@ func (b *Builder) stageSQL(ctx context.Context, e config.Entity, s source, idx i
 		CAST(%d AS BIGINT) * 1000000000000 + row_number() OVER (ORDER BY %s, filename, file_row_number) AS %s
 		FROM read_parquet([%s], union_by_name = true, hive_partitioning = false, filename = true, file_row_number = true)`,
 		strings.Join(sel, ", "), s.cfg.Datasource, seq, ColSeq, idx+1, bronze.ColLoadTime, ColIngestSeq, strings.Join(paths, ", ")), nil
-}
-
-func (b *Builder) localPath(ctx context.Context, key string) (string, error) {
-	if lp, ok := b.Lake.Store.(lake.LocalPather); ok {
-		return filepath.Clean(lp.LocalPath(key)), nil
-	}
-	return b.Lake.Cache.Localize(ctx, b.Lake.Store, key)
 }
 
 func columnsOf(ctx context.Context, e *duckdb.Engine, table string) ([]string, error) {

@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -177,11 +181,73 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		return ""
 	}
+	testQueries(t, cfg)
 	before := count()
 	if code, _, errs := runCLI(t, "demo", "--dir", dir); code != exitOK {
 		t.Fatalf("second demo run: %s", errs)
 	}
 	if after := count(); after != before || before == "" {
 		t.Errorf("a second demo run changed silver.transactions: %q -> %q", before, after)
+	}
+}
+
+// testQueries checks `rcmlake query` on a demo world against answers computed another way.
+func testQueries(t *testing.T, cfg string) {
+	t.Helper()
+	one := func(sql string, extra ...string) string {
+		t.Helper()
+		code, out, errs := runCLI(t, append([]string{"-c", cfg, "query", sql, "--format", "csv"}, extra...)...)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if code != exitOK || len(lines) != 2 {
+			t.Fatalf("query %q: exit %d\n%s\n%s", sql, code, out, errs)
+		}
+		return lines[1]
+	}
+	// Bronze holds exactly the rows the audit log says were copied.
+	bronzeRows := one("SELECT count(*) FROM bronze.transactions")
+	audited := one("SELECT sum(numberofrowscopied) FROM audit.load_logs WHERE tablename = 'transactions' AND status = 'success'")
+	if bronzeRows != audited || bronzeRows == "0" {
+		t.Errorf("bronze.transactions has %s rows, the audit log says %s were copied", bronzeRows, audited)
+	}
+	// Time travel: the audit table's first version holds fewer rows than its latest.
+	first, latest := one("SELECT count(*) FROM audit.load_logs@v0"), one("SELECT count(*) FROM audit.load_logs")
+	if first == latest || first == "0" {
+		t.Errorf("audit.load_logs@v0 has %s rows, latest %s", first, latest)
+	}
+	// The seed's report totals to the fact table's charges, to the cent.
+	code, out, errs := runCLI(t, "-c", cfg, "query", "--named", "charges_by_provider_department_month", "--format", "jsonl")
+	if code != exitOK {
+		t.Fatalf("named query: %s", errs)
+	}
+	var cents int64
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(l), &row); err != nil {
+			t.Fatal(err)
+		}
+		d, err := strconv.ParseFloat(fmt.Sprint(row["total_charge"]), 64)
+		if err != nil {
+			t.Fatalf("total_charge %v: %v", row["total_charge"], err)
+		}
+		cents += int64(math.Round(d * 100))
+	}
+	total, _ := strconv.ParseFloat(one("SELECT sum(charge_amount) FROM gold.fact_transaction WHERE provider_sk <> '-1' AND department_key <> 'unknown'"), 64)
+	if cents != int64(math.Round(total*100)) {
+		t.Errorf("the report's charges total %d cents, the fact table's %.2f", cents, total)
+	}
+	// Parquet export, read back.
+	pq := filepath.Join(t.TempDir(), "claims.parquet")
+	if code, _, errs := runCLI(t, "-c", cfg, "query", "SELECT * FROM gold.fact_claim", "--format", "parquet", "--out", pq); code != exitOK {
+		t.Fatalf("parquet export: %s", errs)
+	}
+	if n, claims := one(fmt.Sprintf("SELECT count(*) FROM read_parquet('%s')", pq)), one("SELECT count(*) FROM gold.fact_claim"); n != claims {
+		t.Errorf("exported %s claims, the table has %s", n, claims)
+	}
+	// Usage errors exit 2; an unknown table is a clear failure.
+	if code, _, _ := runCLI(t, "-c", cfg, "query", "--format", "xml", "SELECT 1"); code != exitUsage {
+		t.Errorf("--format xml: exit %d", code)
+	}
+	if code, _, errs := runCLI(t, "-c", cfg, "query", "SELECT * FROM bronze.nosuch"); code != exitFailure || !strings.Contains(errs, "bronze.transactions") {
+		t.Errorf("unknown bronze table: exit %d, %s", code, errs)
 	}
 }
