@@ -66,6 +66,9 @@ type Options struct {
 	Datasource string // only this datasource, if set
 	Table      string // only this table, if set
 	Now        func() time.Time
+	// FullRefresh reads incremental tables whole, ignoring their stored watermarks; the new
+	// marks are stored as usual.
+	FullRefresh bool
 }
 
 // Ingester loads the configured EMR tables into bronze.
@@ -171,6 +174,7 @@ func (in *Ingester) loadTable(ctx context.Context, db config.Database, t config.
 	l.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
 		l.Error = in.Resolver.Redact(err.Error())
+		l.NumberOfRowsCopied, l.Files = 0, nil // nothing of a failed load reaches bronze
 		in.Log.Error("load failed", "datasource", l.DataSource, "table", l.TableName, "err", l.Error)
 	} else {
 		l.Status = "success"
@@ -202,7 +206,7 @@ func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Ta
 	}
 	defer conn.Close()
 	var prev Watermark
-	if t.Load == config.LoadIncremental {
+	if t.Load == config.LoadIncremental && !opts.FullRefresh {
 		if prev, err = in.lastWatermark(ctx, db.Datasource, t.TargetName()); err != nil {
 			return err
 		}
@@ -340,7 +344,7 @@ func (in *Ingester) writeParquet(ctx context.Context, jsonl string, cols []strin
 	return in.Lake.Store.Put(ctx, key, f)
 }
 
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func sqlString(s string) string { return duckdb.Literal(s) }
 func sqlIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // lastWatermark is the mark of the table's latest successful load, from audit.load_logs.
@@ -384,6 +388,11 @@ func (in *Ingester) writeLog(ctx context.Context, l LoadLog) error {
 	app := "load:" + l.RunID + ":" + l.DataSource + "." + l.TableName
 	if l.LoadType == "file" {
 		app += ":" + l.StateKey // several files of one table land in one run
+	}
+	if l.Status != "success" {
+		// A failure is recorded once per attempt; it must never take the txn a later,
+		// successful attempt of the same run commits under.
+		app += ":failed:" + l.LoadDate.Format(time.RFC3339Nano)
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()

@@ -21,6 +21,7 @@ type Config struct {
 	Sources Sources `yaml:"sources,omitempty"`
 	Silver  Silver  `yaml:"silver,omitempty"`
 	Roles   []Role  `yaml:"roles,omitempty"`
+	Run     Run     `yaml:"run,omitempty"`
 	file    string  // where it was loaded from, for messages
 }
 
@@ -47,6 +48,17 @@ type Engine struct {
 	TempDir     string `yaml:"temp_dir,omitempty"`
 	// Remote is the Spark Connect endpoint (sc://host:port) when Name is spark.
 	Remote string `yaml:"remote,omitempty"`
+}
+
+// Run holds the settings of `rcmlake run`: how tasks are executed and where lineage goes.
+type Run struct {
+	Pos        `yaml:"-"`
+	Workers    int    `yaml:"workers,omitempty"`     // tasks at once; default 4
+	Retries    int    `yaml:"retries,omitempty"`     // attempts after a failure; default 2
+	Backoff    string `yaml:"backoff,omitempty"`     // first retry delay, doubling; default 2s
+	Timeout    string `yaml:"timeout,omitempty"`     // per task attempt; default none
+	LineageDir string `yaml:"lineage_dir,omitempty"` // OpenLineage events as JSON files here
+	LineageURL string `yaml:"lineage_url,omitempty"` // and/or POSTed to this OpenLineage endpoint
 }
 
 // Ingest holds settings for the bronze layer as a whole.

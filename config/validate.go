@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 )
 
 var (
@@ -67,6 +68,21 @@ func (c *Config) validate() Problems {
 	k.engine()
 	if c.Ingest.Parallelism < 1 || c.Ingest.Parallelism > 64 {
 		k.at(c.Ingest.Pos, "ingest.parallelism %d must be between 1 and 64", c.Ingest.Parallelism)
+	}
+	if c.Run.Workers < 0 || c.Run.Workers > 64 {
+		k.at(c.Run.Pos, "run.workers %d must be between 1 and 64", c.Run.Workers)
+	}
+	if c.Run.Retries < 0 {
+		k.at(c.Run.Pos, "run.retries must not be negative")
+	}
+	for _, kv := range [][2]string{{"run.backoff", c.Run.Backoff}, {"run.timeout", c.Run.Timeout}} {
+		name, v := kv[0], kv[1]
+		if v == "" {
+			continue
+		}
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			k.at(c.Run.Pos, "%s %q: want a positive duration such as 30s or 10m", name, v)
+		}
 	}
 	if c.Ingest.Retries < 0 {
 		k.at(c.Ingest.Pos, "ingest.retries must not be negative")

@@ -110,13 +110,23 @@ func (b *Builder) Build(ctx context.Context) ([]Result, error) {
 	}
 	var out []Result
 	for _, m := range plan {
-		r, err := b.build(ctx, m)
+		r, err := b.BuildModel(ctx, m)
 		if err != nil {
-			return out, fmt.Errorf("gold %s: %w", m.Name, err)
+			return out, err
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// BuildModel materialises one model as one commit that replaces its table. Its inputs must
+// exist: Plan's order, or a scheduler that follows Deps, sees to that.
+func (b *Builder) BuildModel(ctx context.Context, m Model) (Result, error) {
+	r, err := b.build(ctx, m)
+	if err != nil {
+		return r, fmt.Errorf("gold %s: %w", m.Name, err)
+	}
+	return r, nil
 }
 
 func (b *Builder) build(ctx context.Context, m Model) (Result, error) {

@@ -42,6 +42,9 @@ type Builder struct {
 	Models models.Source
 	Log    *slog.Logger
 	Now    func() time.Time
+	// FullRefresh rebuilds each entity from every committed bronze load, ignoring what the
+	// table has taken in so far; the result replaces the table in one commit.
+	FullRefresh bool
 }
 
 type duckFuncs struct{}
@@ -100,7 +103,7 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 			}
 		}
 		done := int64(0)
-		if existing != nil {
+		if existing != nil && !b.FullRefresh {
 			done, _ = existing.TxnVersion(appID(s))
 		}
 		src := source{cfg: s, loads: len(loads)}
@@ -132,7 +135,14 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 		return res, err
 	}
 	eng := b.Lake.Engine
-	batch := "rcmlake_silver_batch"
+	// Temp tables carry the entity's name: entities may build at once on one engine.
+	tmp := "rcmlake_silver_" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(e.Name))
+	batch := tmp + "_batch"
 	// The model's columns, plus the staging sequence columns the model does not carry.
 	if err := eng.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
 		SELECT m.*, s.%s, s.%s FROM (SELECT *, row_number() OVER () AS _rcmlake_rn FROM (%s)) m
@@ -184,8 +194,8 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	}
 	// Each rule's verdict is materialised once as a column (a unique rule is a window, which
 	// cannot sit inside an aggregate), then named in the reasons columns and counted.
-	verdicts := "rcmlake_silver_verdicts"
-	checked := "rcmlake_silver_checked"
+	verdicts := tmp + "_verdicts"
+	checked := tmp + "_checked"
 	var ruleCols, counts []string
 	asCol := func(rules []RuleSQL) []RuleSQL {
 		out := make([]RuleSQL, len(rules))
@@ -244,7 +254,7 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 		strings.Join(data, ", "), ColReasons, ColReasons, ColQuarantined, HashExpr(tracked), ColHash, ColSeq, ColIsDeleted, ColIngestSeq, checked)
 	s := SCD2{Key: e.Key, Columns: append(append([]string{}, data...), ColReasons, ColQuarantined)}
 	existingSQL := ""
-	if existing != nil {
+	if existing != nil && !b.FullRefresh {
 		q, err := b.Lake.ScanSQL(ctx, existing)
 		if err != nil {
 			return res, err

@@ -52,11 +52,7 @@ the headline KPIs. Run it again to re-run the pipeline on the same world (nothin
 			defer lh.Close()
 			fmt.Fprintln(w, "2/4 Loading EMR tables and landing files into bronze ...")
 			fmt.Fprintln(w, "3/4 Building silver (common data model, quality, SCD2) and gold (star schema, KPIs) ...")
-			quiet := slog.Default()
-			if !isTerminal(os.Stderr) {
-				quiet = slog.Default()
-			}
-			if err := runPipeline(ctx, cfg, lh, quiet); err != nil {
+			if err := runPipeline(ctx, cfg, lh, slog.Default(), cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			m, ks, err := gold.HeadlineKPIs(ctx, lh, time.Time{}, "", -1)

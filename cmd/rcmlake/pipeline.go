@@ -2,38 +2,25 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"text/tabwriter"
 	"time"
 
-	"github.com/rcmlake/rcmlake/bronze"
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/gold"
 	"github.com/rcmlake/rcmlake/lakehouse"
-	"github.com/rcmlake/rcmlake/models"
-	"github.com/rcmlake/rcmlake/silver"
+	"github.com/rcmlake/rcmlake/pipeline"
 )
 
-// runPipeline runs bronze, silver and gold in order, as one run.
-func runPipeline(ctx context.Context, cfg *config.Config, lh *lakehouse.Lakehouse, log *slog.Logger) error {
-	runID := bronze.NewRunID(time.Now())
-	in := &bronze.Ingester{Config: cfg, Lake: lh, Resolver: resolver, Log: log}
-	_, err := in.Run(ctx, bronze.Options{RunID: runID})
-	_, ferr := in.RunLanding(ctx, bronze.Options{RunID: runID})
-	if err := errors.Join(err, ferr); err != nil {
-		// Failed loads are recorded; silver and gold go on with what did load.
-		log.Warn("some loads failed; continuing with the rest", "err", err)
-	}
-	sb := &silver.Builder{Config: cfg, Lake: lh, Models: models.Embedded(), Log: log}
-	if _, err := sb.Build(ctx, ""); err != nil {
+// runPipeline runs the whole pipeline once, as `rcmlake run` does.
+func runPipeline(ctx context.Context, cfg *config.Config, lh *lakehouse.Lakehouse, log *slog.Logger, progress io.Writer) error {
+	out, err := runOnce(ctx, cfg, lh, pipeline.Options{Log: log}, progress)
+	if err != nil {
 		return err
 	}
-	gb := &gold.Builder{Lake: lh, Models: models.Embedded(), Log: log}
-	_, err = gb.Build(ctx)
-	return err
+	return out.Err()
 }
 
 func printKPIs(w io.Writer, month time.Time, who string, ks []gold.KPI) {

@@ -101,3 +101,6 @@ func (e *Engine) Close() error { return e.db.Close() }
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 var _ engine.Engine = (*Engine)(nil)
+
+// Literal quotes s as a SQL string literal.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
