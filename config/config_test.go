@@ -98,6 +98,15 @@ func stripPos(s Sources) Sources {
 		db.Tables = ts
 		out.EMR = append(out.EMR, db)
 	}
+	if s.Landing != nil {
+		l := *s.Landing
+		l.Pos, l.Files = Pos{}, nil
+		for _, f := range s.Landing.Files {
+			f.Pos = Pos{}
+			l.Files = append(l.Files, f)
+		}
+		out.Landing = &l
+	}
 	return out
 }
 

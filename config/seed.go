@@ -97,7 +97,11 @@ func ImportSeed(name string, r io.Reader, opts SeedImport) (*Config, error) {
 			probs = append(probs, Problem{File: name, Line: line, Message: fmt.Sprintf("is_active %q: want 0 or 1", get(rec, "is_active"))})
 			continue
 		}
-		t := Table{Name: get(rec, "tablename"), Load: load, Watermark: get(rec, "watermark"), Active: &active}
+		tname := get(rec, "tablename")
+		if opts.Driver != "sqlserver" && strings.HasPrefix(strings.ToLower(tname), "dbo.") {
+			tname = tname[len("dbo."):] // SQL Server's default schema; SQLite and PostgreSQL have their own
+		}
+		t := Table{Name: tname, Load: load, Watermark: get(rec, "watermark"), Active: &active}
 		// The seed's targetpath ("hosa") is a folder per hospital; rcmlake places bronze by
 		// datasource and table, so the table's own name is the target.
 		cfg.Sources.EMR[i].Tables = append(cfg.Sources.EMR[i].Tables, t)
@@ -105,9 +109,36 @@ func ImportSeed(name string, r io.Reader, opts SeedImport) (*Config, error) {
 	if len(probs) > 0 {
 		return nil, probs
 	}
+	addSeedModel(cfg)
 	cfg.applyDefaults()
 	if p := cfg.validate(); len(p) > 0 {
 		return nil, p
 	}
 	return cfg, nil
+}
+
+// addSeedModel completes an imported config with what the seed project hard-coded in its
+// notebooks: the landing files (claims per hospital, the CPT file), the silver data model
+// over both patient schemas, the quality rules and default roles. A hospital whose patients'
+// watermark is Updated_Date uses hospital B's schema (ID, F_Name, ...); the N-th database's
+// providers carry the prefix HN-, as the seed's do.
+func addSeedModel(cfg *Config) {
+	var hospitals []SeedHospital
+	cfg.Sources.Landing = &Landing{Root: "landing", Archive: "archive"}
+	for i, db := range cfg.Sources.EMR {
+		style := "a"
+		for _, t := range db.Tables {
+			if t.TargetName() == "patients" && strings.EqualFold(t.Watermark, "Updated_Date") {
+				style = "b"
+			}
+		}
+		hospitals = append(hospitals, SeedHospital{Datasource: db.Datasource, Style: style, ProviderPrefix: fmt.Sprintf("H%d-", i+1)})
+		cfg.Sources.Landing.Files = append(cfg.Sources.Landing.Files, LandingFile{
+			Pattern: fmt.Sprintf("claims/hospital%d_*.csv", i+1), Datasource: db.Datasource, Table: "claims",
+			Columns: []ExpectedColumn{{Name: "ClaimID", Required: true}, {Name: "TransactionID", Required: true}, {Name: "ClaimStatus", Required: true}},
+		})
+	}
+	cfg.Sources.Landing.Files = append(cfg.Sources.Landing.Files, LandingFile{Pattern: "cptcodes/*.csv", Datasource: "ref", Table: "cpt_codes"})
+	cfg.Silver.Entities = SeedEntities(hospitals)
+	cfg.Roles = SeedRoles()
 }

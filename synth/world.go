@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,6 +267,10 @@ func newHospitalGens(o Options, m *Manifest, fresh bool) []*hospitalGen {
 // rows, deletes, and the month's claims file. Defects and files reach the manifest in
 // hospital order, so the manifest does not depend on scheduling.
 func generateMonth(ctx context.Context, dir string, gens []*hospitalGen, m *Manifest, month int) error {
+	// Generation allocates gigabytes of short-lived values over a small live heap; collecting
+	// at 4x the live heap instead of 2x cuts the collector's CPU by about a tenth for a few
+	// dozen MB more.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	errs := make([]error, len(gens))
 	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 	var wg sync.WaitGroup
