@@ -62,3 +62,36 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctor: a healthy world passes every check; a missing secret, a missing table and an
+// unreachable database each fail with what to fix, and no secret value is printed.
+func TestDoctor(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "w")
+	if code, _, errs := runCLI(t, "generate", "--out", dir, "--scale", "0.05", "--months", "1"); code != exitOK {
+		t.Fatalf("generate: %s", errs)
+	}
+	cfgPath := filepath.Join(dir, "rcmlake.yaml")
+	code, out, _ := runCLI(t, "-c", cfgPath, "doctor")
+	if code != exitOK || strings.Contains(out, "FAIL") || !strings.Contains(out, "write, read and delete work") {
+		t.Fatalf("doctor on a healthy world: exit %d\n%s", code, out)
+	}
+	data, _ := os.ReadFile(cfgPath)
+	cfg := strings.Replace(string(data), "dsn: emr/trendytech-hospital-a.sqlite", "dsn: ${secret:emr-a-dsn}", 1)
+	cfg = strings.Replace(cfg, "dsn: emr/trendytech-hospital-b.sqlite", "dsn: ${secret:emr-b-dsn}", 1)
+	cfg = strings.Replace(cfg, "- name: encounters", "- name: encounterz", 1)
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	secretA := filepath.Join(dir, "emr", "trendytech-hospital-a.sqlite")
+	t.Setenv("RCMLAKE_SECRET_EMR_A_DSN", secretA)
+	code, out, _ = runCLI(t, "-c", cfgPath, "doctor")
+	if code != exitFailure {
+		t.Fatalf("doctor on a broken config: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"FAIL  secret hos-b dsn", "emr-b-dsn", "FAIL  emr hos-a encounterz", "->"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, secretA) {
+		t.Errorf("doctor printed a secret value:\n%s", out)
+	}
+}
