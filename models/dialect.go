@@ -11,6 +11,11 @@ type Dialect interface {
 	DateDiffDays(a, b string) string
 	// AddMonths is the DATE n months after x.
 	AddMonths(x string, n int) string
+	// DaySeries expands one row into a row per day from lo to hi, both DATEs, inclusive:
+	// a set-returning expression for a SELECT list.
+	DaySeries(lo, hi string) string
+	// ISODayOfWeek is 1 for Monday through 7 for Sunday.
+	ISODayOfWeek(x string) string
 }
 
 // DuckDB is the embedded engine's dialect.
@@ -24,9 +29,18 @@ func (DuckDB) AddMonths(x string, n int) string {
 	return fmt.Sprintf("CAST(%s + INTERVAL (%d) MONTH AS DATE)", x, n)
 }
 
+func (DuckDB) DaySeries(lo, hi string) string {
+	return fmt.Sprintf("unnest(generate_series(CAST(%s AS TIMESTAMP), CAST(%s AS TIMESTAMP), INTERVAL 1 DAY))", lo, hi)
+}
+func (DuckDB) ISODayOfWeek(x string) string { return fmt.Sprintf("isodow(%s)", x) }
+
 // Spark is Spark SQL's dialect.
 type Spark struct{}
 
 func (Spark) MonthStart(x string) string       { return fmt.Sprintf("trunc(%s, 'MM')", x) }
 func (Spark) DateDiffDays(a, b string) string  { return fmt.Sprintf("datediff(%s, %s)", b, a) }
 func (Spark) AddMonths(x string, n int) string { return fmt.Sprintf("add_months(%s, %d)", x, n) }
+func (Spark) DaySeries(lo, hi string) string {
+	return fmt.Sprintf("explode(sequence(CAST(%s AS DATE), CAST(%s AS DATE), INTERVAL 1 DAY))", lo, hi)
+}
+func (Spark) ISODayOfWeek(x string) string { return fmt.Sprintf("(weekday(%s) + 1)", x) }

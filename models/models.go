@@ -90,6 +90,8 @@ func (s Source) Render(layer, name string, f Funcs) (string, error) {
 	fm["month_start"] = d.MonthStart
 	fm["date_diff_days"] = d.DateDiffDays
 	fm["add_months"] = d.AddMonths
+	fm["day_series"] = d.DaySeries
+	fm["iso_day_of_week"] = d.ISODayOfWeek
 	if f.Staged != nil {
 		fm["staged"] = f.Staged
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rcmlake/rcmlake/internal/testenv"
 )
@@ -242,6 +243,43 @@ func testQueries(t *testing.T, cfg string) {
 	}
 	if n, claims := one(fmt.Sprintf("SELECT count(*) FROM read_parquet('%s')", pq)), one("SELECT count(*) FROM gold.fact_claim"); n != claims {
 		t.Errorf("exported %s claims, the table has %s", n, claims)
+	}
+	// dim_date: one row per day over every fact date, no gaps, with fiscal periods from July.
+	if got := one("SELECT count(*) = count(DISTINCT date_day) AND count(*) = date_diff('day', min(date_day), max(date_day)) + 1 FROM gold.dim_date"); got != "true" {
+		t.Errorf("dim_date has gaps or duplicates")
+	}
+	if got := one("SELECT count(*) FROM gold.fact_transaction f LEFT JOIN gold.dim_date d ON d.date_day = f.service_date WHERE f.service_date IS NOT NULL AND d.date_day IS NULL"); got != "0" {
+		t.Errorf("%s facts have a service date outside dim_date", got)
+	}
+	// Every row's calendar and fiscal fields, recomputed with the time package.
+	code, out, errs = runCLI(t, "-c", cfg, "query", "SELECT CAST(date_day AS VARCHAR), date_key, year, quarter, month, month_name, day_of_week, is_weekend, iso_week, CAST(month_start AS VARCHAR), fiscal_year, fiscal_month, fiscal_quarter FROM gold.dim_date ORDER BY date_day", "--format", "csv")
+	rows := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitOK || len(rows) < 60 {
+		t.Fatalf("dim_date: exit %d, %d lines\n%s", code, len(rows), errs)
+	}
+	for _, line := range rows[1:] {
+		f := strings.Split(line, ",")
+		d, err := time.Parse("2006-01-02", f[0])
+		if err != nil {
+			t.Fatalf("dim_date row %q: %v", line, err)
+		}
+		fm := (int(d.Month())+5)%12 + 1 // July is fiscal month 1
+		fy := d.Year()
+		if d.Month() >= time.July {
+			fy++
+		}
+		dow := int(d.Weekday())
+		if dow == 0 {
+			dow = 7
+		}
+		_, wk := d.ISOWeek()
+		want := fmt.Sprintf("%s,%d,%d,%d,%d,%s,%d,%t,%d,%s,%d,%d,%d", f[0], d.Year()*10000+int(d.Month())*100+d.Day(),
+			d.Year(), (int(d.Month())+2)/3, int(d.Month()), d.Month(), dow, dow >= 6, wk,
+			d.AddDate(0, 0, 1-d.Day()).Format("2006-01-02"), fy, fm, (fm+2)/3)
+		if line != want {
+			t.Errorf("dim_date row %s, want %s", line, want)
+			break
+		}
 	}
 	// Usage errors exit 2; an unknown table is a clear failure.
 	if code, _, _ := runCLI(t, "-c", cfg, "query", "--format", "xml", "SELECT 1"); code != exitUsage {
