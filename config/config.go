@@ -22,7 +22,10 @@ type Config struct {
 	Silver  Silver  `yaml:"silver,omitempty"`
 	Roles   []Role  `yaml:"roles,omitempty"`
 	Run     Run     `yaml:"run,omitempty"`
-	file    string  // where it was loaded from, for messages
+	// Governance says which columns are PHI and how they are masked.
+	Governance Governance `yaml:"governance,omitempty"`
+	Serve      Serve      `yaml:"serve,omitempty"`
+	file       string     // where it was loaded from, for messages
 }
 
 // Lake says where the lakehouse lives.
@@ -221,6 +224,45 @@ type Role struct {
 	Name   string   `yaml:"name,omitempty"`
 	Grants []string `yaml:"grants,omitempty"` // e.g. "select on gold.*"
 	PHI    bool     `yaml:"phi,omitempty"`    // may see PHI columns unmasked
+}
+
+// Governance marks PHI columns and keys their masks.
+type Governance struct {
+	Pos `yaml:"-"`
+	// PHI lists the PHI columns as [layer.]table.column patterns, matched case-insensitively
+	// with * wildcards: "patients.ssn" is that column in every layer, "*.medicaid_id" that
+	// column in every table. Empty means DefaultPHI.
+	PHI []string `yaml:"phi,omitempty"`
+	// MaskKey keys the hash that tokenises masked values (${secret:...}). Without it, a random
+	// key is created once in the lake (_governance/mask_key): whoever can read the lake's files
+	// can read unmasked data anyway.
+	MaskKey string `yaml:"mask_key,omitempty"`
+}
+
+// Serve configures `rcmlake serve`, the dashboard and its API.
+type Serve struct {
+	Pos    `yaml:"-"`
+	Listen string `yaml:"listen,omitempty"` // default 127.0.0.1:8080
+	// TLSCert and TLSKey are PEM files; with both, the server speaks HTTPS only.
+	TLSCert string `yaml:"tls_cert,omitempty"`
+	TLSKey  string `yaml:"tls_key,omitempty"`
+	// MaxRows caps the rows one API or SQL read returns (default 10000).
+	MaxRows int `yaml:"max_rows,omitempty"`
+	// QueryTimeout bounds one SQL endpoint query (default 30s).
+	QueryTimeout string `yaml:"query_timeout,omitempty"`
+	OIDC         *OIDC  `yaml:"oidc,omitempty"`
+}
+
+// OIDC lets bearer JWTs from an identity provider (Entra ID, Okta, Keycloak) sign in.
+type OIDC struct {
+	Pos      `yaml:"-"`
+	Issuer   string `yaml:"issuer,omitempty"`   // its discovery document is Issuer/.well-known/openid-configuration
+	Audience string `yaml:"audience,omitempty"` // the client id the tokens are issued to
+	// RoleClaim names the claim that lists the user's roles (default "roles"); the first one
+	// that names a configured role is used.
+	RoleClaim string `yaml:"role_claim,omitempty"`
+	// RoleMap maps an identity provider's role or group names onto configured roles.
+	RoleMap map[string]string `yaml:"role_map,omitempty"`
 }
 
 // Pos is where a YAML mapping began, for error messages.

@@ -141,4 +141,5 @@ func addSeedModel(cfg *Config) {
 	cfg.Sources.Landing.Files = append(cfg.Sources.Landing.Files, LandingFile{Pattern: "cptcodes/*.csv", Datasource: "ref", Table: "cpt_codes"})
 	cfg.Silver.Entities = SeedEntities(hospitals)
 	cfg.Roles = SeedRoles()
+	cfg.Governance.PHI = DefaultPHI()
 }

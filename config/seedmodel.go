@@ -90,3 +90,16 @@ func SeedRoles() []Role {
 		{Name: "viewer", Grants: []string{"select on gold.*"}},
 	}
 }
+
+// DefaultPHI are the PHI columns of the common data model and of the seed's source schemas
+// (both patient layouts, and the member ids on transactions): names, SSN, date of birth,
+// address, phone and Medicaid/Medicare ids. Providers' names are not PHI.
+func DefaultPHI() []string {
+	return []string{
+		"*patient*.first_name", "*patient*.last_name", "*patient*.middle_name", "*patient*.dob",
+		"*patient*.address", "*patient*.phone_number", "*.ssn",
+		"patients.firstname", "patients.lastname", "patients.middlename",
+		"patients.f_name", "patients.l_name", "patients.m_name", "patients.phonenumber",
+		"*.medicaid_id", "*.medicare_id", "*.medicaidid", "*.medicareid",
+	}
+}

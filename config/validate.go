@@ -92,6 +92,7 @@ func (c *Config) validate() Problems {
 	k.apis()
 	k.silver(datasources)
 	k.roles()
+	k.governance()
 	return k.probs
 }
 
@@ -364,7 +365,7 @@ func (k *checker) rule(e Entity, r Rule, _ map[string]bool) {
 	}
 }
 
-var grantRe = regexp.MustCompile(`^(?i)(select|all)\s+on\s+(\*|catalog|(bronze|silver|gold|audit)\.(\*|[A-Za-z_][A-Za-z0-9_]*))$`)
+var grantRe = regexp.MustCompile(`^(?i)(select|all)\s+on\s+(\*|catalog|(bronze|silver|gold|audit)(\.(\*|[A-Za-z_][A-Za-z0-9_]*))?)$`)
 
 func (k *checker) roles() {
 	names := map[string]bool{}
@@ -379,6 +380,49 @@ func (k *checker) roles() {
 		for _, g := range r.Grants {
 			if !grantRe.MatchString(strings.TrimSpace(g)) {
 				k.at(r.Pos, "role %q: grant %q: want e.g. \"select on gold.*\", \"select on silver.patients\" or \"select on catalog\"", r.Name, g)
+			}
+		}
+	}
+}
+
+var phiRe = regexp.MustCompile(`^(?i)((bronze|silver|gold|audit|\*)\.)?[A-Za-z0-9_*]+\.[A-Za-z0-9_*]+$`)
+
+func (k *checker) governance() {
+	g := k.c.Governance
+	for _, p := range g.PHI {
+		if !phiRe.MatchString(p) {
+			k.at(g.Pos, "governance.phi %q: want [layer.]table.column, with * as a wildcard (e.g. patients.ssn, *.medicaid_id)", p)
+		}
+	}
+	if g.MaskKey != "" && !IsSecretRef(g.MaskKey) {
+		k.at(g.Pos, "governance.mask_key must be a ${secret:...} or ${env:...} reference, never the key itself")
+	}
+	s := k.c.Serve
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		k.at(s.Pos, "serve: give both tls_cert and tls_key, or neither")
+	}
+	if s.MaxRows < 0 {
+		k.at(s.Pos, "serve.max_rows must not be negative")
+	}
+	if s.QueryTimeout != "" {
+		if d, err := time.ParseDuration(s.QueryTimeout); err != nil || d <= 0 {
+			k.at(s.Pos, "serve.query_timeout %q: want a positive duration such as 30s", s.QueryTimeout)
+		}
+	}
+	if o := s.OIDC; o != nil {
+		if u, err := url.Parse(o.Issuer); err != nil || u.Scheme == "" || u.Host == "" {
+			k.at(o.Pos, "serve.oidc.issuer %q: want the issuer URL, e.g. https://login.microsoftonline.com/<tenant>/v2.0", o.Issuer)
+		}
+		if o.Audience == "" {
+			k.at(o.Pos, "serve.oidc.audience is required: the client id the tokens are issued to")
+		}
+		roles := map[string]bool{}
+		for _, r := range k.c.Roles {
+			roles[r.Name] = true
+		}
+		for from, to := range o.RoleMap {
+			if !roles[to] {
+				k.at(o.Pos, "serve.oidc.role_map %q -> %q: no role %q is declared", from, to, to)
 			}
 		}
 	}

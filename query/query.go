@@ -88,51 +88,79 @@ type Catalog struct {
 	Lake *lakehouse.Lakehouse
 	// AsOf pins every reference that names no version or time of its own.
 	AsOf *time.Time
+	// Project, when set, chooses each view's columns: given a table and its column names, it
+	// returns the schema the view is created in and one select expression per column. The
+	// governance layer masks PHI here, before any row leaves the engine.
+	Project func(n catalog.Name, columns []string) (schema string, exprs []string)
 }
+
+// Prepared is a query rewritten to read engine views.
+type Prepared struct {
+	SQL    string
+	Tables []catalog.Name
+	Views  []View
+}
+
+// View is the engine view that stands for one catalog reference.
+type View struct {
+	Schema, Name string // unquoted
+	Table        catalog.Name
+	Columns      []string
+}
+
+// Quoted is the view's qualified, quoted name.
+func (v View) Quoted() string { return quote(v.Schema) + "." + quote(v.Name) }
 
 // Prepare creates a view for every table the query names and returns the query rewritten to
 // read them, with the tables it reads.
-func (c *Catalog) Prepare(ctx context.Context, sql string) (string, []catalog.Name, error) {
+func (c *Catalog) Prepare(ctx context.Context, sql string) (*Prepared, error) {
 	refs, err := Refs(sql)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	var b strings.Builder
-	var names []catalog.Name
-	views := map[string]string{}
+	p := &Prepared{}
+	views := map[string]View{}
 	last := 0
 	for _, r := range refs {
-		n := r.Name
-		if n.Version == nil && n.AsOf == nil && c.AsOf != nil {
-			n.AsOf = c.AsOf
-		}
+		n := c.Pin(r.Name)
 		view, ok := views[n.String()]
 		if !ok {
 			if view, err = c.view(ctx, n); err != nil {
-				return "", nil, err
+				return nil, err
 			}
 			views[n.String()] = view
-			names = append(names, n)
+			p.Tables = append(p.Tables, n)
+			p.Views = append(p.Views, view)
 		}
 		b.WriteString(sql[last:r.Start])
-		b.WriteString(view)
+		b.WriteString(view.Quoted())
 		last = r.End
 	}
 	b.WriteString(sql[last:])
-	return b.String(), names, nil
+	p.SQL = b.String()
+	return p, nil
+}
+
+// Pin applies the catalog's AsOf to a name that pins nothing itself.
+func (c *Catalog) Pin(n catalog.Name) catalog.Name {
+	if n.Version == nil && n.AsOf == nil && c.AsOf != nil {
+		n.AsOf = c.AsOf
+	}
+	return n
 }
 
 // Run prepares and runs a query.
 func (c *Catalog) Run(ctx context.Context, sql string) (*engine.Result, error) {
-	q, _, err := c.Prepare(ctx, sql)
+	p, err := c.Prepare(ctx, sql)
 	if err != nil {
 		return nil, err
 	}
-	return c.Lake.Engine.Query(ctx, q)
+	return c.Lake.Engine.Query(ctx, p.SQL)
 }
 
-// view creates the engine view of one table version and returns its quoted name.
-func (c *Catalog) view(ctx context.Context, n catalog.Name) (string, error) {
+// view creates the engine view of one table version.
+func (c *Catalog) view(ctx context.Context, n catalog.Name) (View, error) {
 	var scan string
 	var err error
 	if n.Layer == catalog.Bronze {
@@ -141,25 +169,40 @@ func (c *Catalog) view(ctx context.Context, n catalog.Name) (string, error) {
 		t := c.Lake.Table(n)
 		snap, serr := c.Lake.Snapshot(ctx, t, n)
 		if serr != nil {
-			return "", fmt.Errorf("%s: %w", n, serr)
+			return View{}, fmt.Errorf("%s: %w", n, serr)
 		}
 		scan, err = c.Lake.ScanSQL(ctx, snap)
 	}
 	if err != nil {
-		return "", err
+		return View{}, err
 	}
-	view := quote(n.Layer) + "." + quote(strings.TrimPrefix(n.String(), n.Layer+"."))
+	v := View{Schema: n.Layer, Name: strings.TrimPrefix(n.String(), n.Layer+"."), Table: n}
+	sel := "*"
+	if c.Project != nil {
+		res, err := c.Lake.Engine.Query(ctx, "DESCRIBE SELECT * FROM "+scan)
+		if err != nil {
+			return View{}, fmt.Errorf("%s: %w", n, err)
+		}
+		for _, row := range res.Rows {
+			v.Columns = append(v.Columns, fmt.Sprint(row[0]))
+		}
+		schema, exprs := c.Project(n, v.Columns)
+		v.Schema, sel = schema, strings.Join(exprs, ", ")
+	}
 	stmts := []string{
-		"CREATE SCHEMA IF NOT EXISTS " + quote(n.Layer),
-		"CREATE OR REPLACE VIEW " + view + " AS SELECT * FROM " + scan,
+		"CREATE SCHEMA IF NOT EXISTS " + quote(v.Schema),
+		"CREATE OR REPLACE VIEW " + v.Quoted() + " AS SELECT " + sel + " FROM " + scan,
 	}
 	for _, s := range stmts {
 		if err := c.Lake.Engine.Exec(ctx, s); err != nil {
-			return "", fmt.Errorf("%s: %w", n, err)
+			return View{}, fmt.Errorf("%s: %w", n, err)
 		}
 	}
-	return view, nil
+	return v, nil
 }
+
+// Quote quotes an identifier.
+func Quote(s string) string { return quote(s) }
 
 // bronzeScan reads every committed load of a bronze table, from all datasources, up to the
 // pinned time. Bronze is Parquet files, not a Delta table: its versions are its loads, so a

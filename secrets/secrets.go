@@ -160,3 +160,7 @@ func (d Dir) Lookup(_ context.Context, name string) (string, error) {
 	}
 	return strings.TrimRight(string(data), "\r\n"), nil
 }
+
+// Remember adds a secret that did not come through Resolve (a key read from the lake) to
+// the values this resolver redacts.
+func (r *Resolver) Remember(v string) { r.remember(v) }

@@ -66,6 +66,7 @@ func Config(m *Manifest) *config.Config {
 		}
 	}
 	cfg.Roles = config.SeedRoles()
+	cfg.Governance.PHI = config.DefaultPHI()
 	return cfg
 }
 func ptrF(f float64) *float64 { return &f }

@@ -84,10 +84,11 @@ Ready-made reports ship as SQL files: --list names them, --named NAME runs one.`
 			}
 			defer lh.Close()
 			c.Lake = lh
-			q, _, err := c.Prepare(ctx, strings.TrimRight(strings.TrimSpace(sql), ";"))
+			p, err := c.Prepare(ctx, strings.TrimRight(strings.TrimSpace(sql), ";"))
 			if err != nil {
 				return err
 			}
+			q := p.SQL
 			if format == "parquet" {
 				abs, err := filepath.Abs(out)
 				if err != nil {

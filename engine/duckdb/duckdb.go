@@ -4,10 +4,11 @@ package duckdb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 
-	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
+	duckdbdrv "github.com/duckdb/duckdb-go/v2" // also registers the "duckdb" database/sql driver
 
 	"github.com/rcmlake/rcmlake/engine"
 )
@@ -104,3 +105,29 @@ var _ engine.Engine = (*Engine)(nil)
 
 // Literal quotes s as a SQL string literal.
 func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// RegisterStringFunc makes a Go function callable from SQL as name(VARCHAR) -> VARCHAR, with
+// NULL in, NULL out. The serving layer masks PHI this way, so the masking key stays in Go
+// memory and never appears in SQL text, view definitions or query plans.
+func (e *Engine) RegisterStringFunc(ctx context.Context, name string, fn func(string) string) error {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return duckdbdrv.RegisterScalarUDF(conn, name, stringFunc(fn))
+}
+
+type stringFunc func(string) string
+
+func (f stringFunc) Config() duckdbdrv.ScalarFuncConfig {
+	v, _ := duckdbdrv.NewTypeInfo(duckdbdrv.TYPE_VARCHAR)
+	return duckdbdrv.ScalarFuncConfig{InputTypeInfos: []duckdbdrv.TypeInfo{v}, ResultTypeInfo: v}
+}
+
+func (f stringFunc) Executor() duckdbdrv.ScalarFuncExecutor {
+	return duckdbdrv.ScalarFuncExecutor{RowExecutor: func(values []driver.Value) (any, error) {
+		s, _ := values[0].(string)
+		return f(s), nil
+	}}
+}
