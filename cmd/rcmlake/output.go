@@ -5,12 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"strings"
 	"text/tabwriter"
-	"time"
-
-	duck "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/rcmlake/rcmlake/engine"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
@@ -25,7 +21,7 @@ func printResult(w io.Writer, res *engine.Result, format string) error {
 		for _, row := range res.Rows {
 			cells := make([]string, len(row))
 			for i, v := range row {
-				cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(cellText(v))
+				cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(duckdb.CellText(v))
 			}
 			fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		}
@@ -37,7 +33,7 @@ func printResult(w io.Writer, res *engine.Result, format string) error {
 			cells := make([]string, len(row))
 			for i, v := range row {
 				if v != nil {
-					cells[i] = cellText(v)
+					cells[i] = duckdb.CellText(v)
 				}
 			}
 			cw.Write(cells)
@@ -49,7 +45,7 @@ func printResult(w io.Writer, res *engine.Result, format string) error {
 		for _, row := range res.Rows {
 			obj := make(map[string]any, len(row))
 			for i, v := range row {
-				obj[res.Columns[i]] = jsonValue(v)
+				obj[res.Columns[i]] = duckdb.JSONValue(v)
 			}
 			if err := enc.Encode(obj); err != nil {
 				return err
@@ -58,34 +54,4 @@ func printResult(w io.Writer, res *engine.Result, format string) error {
 		return nil
 	}
 	return usagef("--format %q: want table, csv or jsonl", format)
-}
-
-// cellText renders a value for people: decimals exactly, dates without a time, NULL as NULL.
-func cellText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "NULL"
-	case duck.Decimal:
-		return duckdb.DecimalText(x)
-	case time.Time:
-		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 {
-			return x.Format("2006-01-02")
-		}
-		return x.UTC().Format(time.RFC3339Nano)
-	case []byte:
-		return fmt.Sprintf("0x%x", x)
-	}
-	return fmt.Sprint(v)
-}
-
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case duck.Decimal:
-		return json.Number(duckdb.DecimalText(x))
-	case time.Time:
-		return cellText(x)
-	case *big.Int:
-		return json.Number(x.String())
-	}
-	return v
 }

@@ -1,6 +1,8 @@
 -- gold.kpi_monthly: the revenue-cycle KPIs by month, for the whole network and by hospital,
 -- payer, department, provider and CPT code. Formulas: docs/KPIS.md (HFMA MAP Keys where one
 -- exists). Ratios are computed after rolling up, from summed numerators and denominators.
+-- Grains: network, hospital, and per hospital payer, department, provider and cpt; plus
+-- network_payer (a payer across every hospital).
 WITH months AS (
   SELECT DISTINCT {{ month_start "service_date" }} AS month_start
   FROM {{ ref "gold.fact_transaction" }} WHERE service_date IS NOT NULL
@@ -92,7 +94,8 @@ fine AS (
 ),
 rolled AS (
   SELECT month_start,
-    CASE WHEN GROUPING(datasource) = 1 THEN 'network'
+    CASE WHEN GROUPING(datasource) = 1 AND GROUPING(payer) = 0 THEN 'network_payer'
+         WHEN GROUPING(datasource) = 1 THEN 'network'
          WHEN GROUPING(payer) = 0 THEN 'payer'
          WHEN GROUPING(department_key) = 0 THEN 'department'
          WHEN GROUPING(provider_sk) = 0 THEN 'provider'
@@ -112,7 +115,7 @@ rolled AS (
     sum(claims_paid) AS claims_paid, sum(claims_allowed_paid) AS claims_allowed_paid,
     sum(claims_charged_paid) AS claims_charged_paid, sum(claims_paid_count) AS claims_paid_count
   FROM fine
-  GROUP BY GROUPING SETS ((month_start), (month_start, datasource), (month_start, datasource, payer),
+  GROUP BY GROUPING SETS ((month_start), (month_start, payer), (month_start, datasource), (month_start, datasource, payer),
     (month_start, datasource, department_key), (month_start, datasource, provider_sk), (month_start, datasource, cpt_code))
 ),
 windowed AS (
