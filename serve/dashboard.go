@@ -211,22 +211,22 @@ func dashboard(ctx context.Context, r *access.Reader, p access.Principal, f Filt
 		}
 	}
 	// Breakdowns over the selected period.
-	period := fmt.Sprintf("month_start BETWEEN DATE %s AND DATE %s", lit(from+"-01"), lit(d.Month+"-01"))
-	where := "datasource = " + lit(orAll(f.Hospital))
+	period := fmt.Sprintf("k.month_start BETWEEN DATE %s AND DATE %s", lit(from+"-01"), lit(d.Month+"-01"))
+	where := "k.datasource = " + lit(orAll(f.Hospital))
 	if f.Hospital == "" {
 		where = "TRUE"
 	}
 	payerGrain := map[bool]string{true: "payer", false: "network_payer"}[f.Hospital != ""]
-	if d.Payers, err = breakdown(ctx, r, p, fmt.Sprintf(`SELECT member, member, sum(gross_charges) FROM %s WHERE grain = %s AND datasource = %s AND %s
+	if d.Payers, err = breakdown(ctx, r, p, fmt.Sprintf(`SELECT member, member, CAST(sum(gross_charges) AS DOUBLE) FROM %s k WHERE grain = %s AND datasource = %s AND %s
 		GROUP BY 1 ORDER BY 3 DESC`, kpi, lit(payerGrain), lit(orAll(f.Hospital)), period)); err != nil {
 		return nil, err
 	}
-	if d.TopProv, err = breakdown(ctx, r, p, fmt.Sprintf(`SELECT k.member, coalesce(max(trim(concat_ws(' ', pr.first_name, pr.last_name))), k.member), sum(k.gross_charges)
+	if d.TopProv, err = breakdown(ctx, r, p, fmt.Sprintf(`SELECT k.member, coalesce(max(trim(concat_ws(' ', pr.first_name, pr.last_name))), k.member), CAST(sum(k.gross_charges) AS DOUBLE)
 		FROM %s k LEFT JOIN gold.dim_provider pr ON pr.provider_sk = k.member
 		WHERE k.grain = 'provider' AND %s AND %s GROUP BY 1 ORDER BY 3 DESC LIMIT 10`, kpi, where, period)); err != nil {
 		return nil, err
 	}
-	if d.TopDept, err = breakdown(ctx, r, p, fmt.Sprintf(`SELECT k.member, coalesce(max(dp.name), k.member) || CASE WHEN %t THEN ' (' || k.datasource || ')' ELSE '' END, sum(k.gross_charges)
+	if d.TopDept, err = breakdown(ctx, r, p, fmt.Sprintf(`SELECT k.member, coalesce(max(dp.name), k.member) || CASE WHEN %t THEN ' (' || k.datasource || ')' ELSE '' END, CAST(sum(k.gross_charges) AS DOUBLE)
 		FROM %s k LEFT JOIN gold.dim_department dp ON dp.department_key = k.member
 		WHERE k.grain = 'department' AND %s AND %s GROUP BY k.member, k.datasource ORDER BY 3 DESC LIMIT 10`, f.Hospital == "", kpi, where, period)); err != nil {
 		return nil, err

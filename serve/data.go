@@ -162,7 +162,11 @@ func (s *Server) tableRows(ctx context.Context, p access.Principal, name string,
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	return s.Reader.Trusted(ctx, p, "browse "+name, fmt.Sprintf("SELECT * FROM %s LIMIT %d", name, limit))
+	res, err := s.Reader.Trusted(ctx, p, "browse "+name, fmt.Sprintf("SELECT * FROM %s LIMIT %d", name, limit))
+	if err != nil && !access.IsDenied(err) {
+		return nil, userError{err} // a version or time the table does not have
+	}
+	return res, err
 }
 
 // QualityRow is one rule's count of quarantined current rows in a silver table.

@@ -34,7 +34,8 @@
       type: "bar",
       data: { labels: d.aging.map(function (a) { return a.label + " days"; }),
         datasets: [{ label: "A/R", data: d.aging.map(function (a) { return a.value; }), backgroundColor: ["#17803d", "#65a30d", "#ca8a04", "#ea580c", "#b91c1c"] }] },
-      options: { plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (c) { return money.format(c.parsed.y); } } } },
+      options: { responsive: true, maintainAspectRatio: false,
+        plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (c) { return money.format(c.parsed.y); } } } },
         scales: { y: { ticks: { callback: function (v) { return money.format(v); } } } } }
     });
     var trend = document.getElementById("chart-trend");
@@ -48,13 +49,12 @@
         scales: { y: { position: "left", ticks: { callback: function (v) { return money.format(v); } } },
           y2: { position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "denied claims" } } } }
     });
-    if (trend) trend.parentElement.classList.add("tall");
     var payers = document.getElementById("chart-payers");
     if (payers && d.payer_mix) new Chart(payers, {
       type: "doughnut",
       data: { labels: d.payer_mix.map(function (p) { return p.label; }),
         datasets: [{ data: d.payer_mix.map(function (p) { return p.value; }), backgroundColor: palette }] },
-      options: { plugins: { legend: { position: "right" }, tooltip: { callbacks: { label: function (c) { return c.label + ": " + money.format(c.parsed); } } } } }
+      options: { responsive: true, maintainAspectRatio: false, plugins: { legend: { position: "right" }, tooltip: { callbacks: { label: function (c) { return c.label + ": " + money.format(c.parsed); } } } } }
     });
   });
 })();
