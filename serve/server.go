@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/rcmlake/rcmlake/access"
 	"github.com/rcmlake/rcmlake/catalog"
 	"github.com/rcmlake/rcmlake/delta"
@@ -269,6 +271,7 @@ type kpiCache struct {
 	version   int64
 	checked   time.Time
 	versionMu sync.Mutex
+	flight    singleflight.Group // one computation per filter, however many ask at once
 }
 
 type kpiEntry struct {
@@ -299,25 +302,75 @@ func (s *Server) dashboard(ctx context.Context, p access.Principal, f Filter) (*
 	if err != nil {
 		return nil, err
 	}
-	key := fmt.Sprintf("%s|%v", p.Role, f)
+	// The dashboard holds no PHI and reads only the tables just authorised, so every role
+	// allowed to see it shares one cached copy per filter.
+	key := fmt.Sprintf("%d|%v", v, f)
 	s.kpi.mu.Lock()
 	e, ok := s.kpi.m[key]
 	s.kpi.mu.Unlock()
-	if ok && e.version == v {
+	if ok {
 		s.Reader.Record(p, "dashboard", []string{kpiTable}, int64(len(e.d.Months)))
 		return e.d, nil
 	}
-	d, err := dashboard(ctx, s.Reader, p, f, v)
+	d, err, _ := s.kpi.flight.Do(key, func() (any, error) {
+		d, err := dashboard(ctx, s.Reader, p, f, v)
+		if err != nil {
+			return nil, err
+		}
+		s.kpi.mu.Lock()
+		if len(s.kpi.m) > 1000 {
+			s.kpi.m = map[string]kpiEntry{}
+		}
+		s.kpi.m[key] = kpiEntry{d: d, version: v}
+		s.kpi.mu.Unlock()
+		return d, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.kpi.mu.Lock()
-	if len(s.kpi.m) > 1000 {
-		s.kpi.m = map[string]kpiEntry{}
+	return d.(*Dashboard), nil
+}
+
+// Warm computes the dashboards most people open first (the network and each hospital) for
+// the current KPI version, so the first visitors after a start or a pipeline run do not wait.
+func (s *Server) Warm(ctx context.Context) error {
+	s.init()
+	p := access.Principal{Name: "rcmlake serve (cache warm-up)", Role: "", Via: "warm"}
+	for _, r := range s.Reader.Policy.Roles() {
+		if s.Reader.Policy.CanRead(r.Name, catalog.Gold, "kpi_monthly") && s.Reader.Policy.CanRead(r.Name, catalog.Gold, "dim_provider") && s.Reader.Policy.CanRead(r.Name, catalog.Gold, "dim_department") {
+			p.Role = r.Name
+			break
+		}
 	}
-	s.kpi.m[key] = kpiEntry{d: d, version: v}
-	s.kpi.mu.Unlock()
-	return d, nil
+	if p.Role == "" {
+		return nil // no role may see the dashboard
+	}
+	d, err := s.dashboard(ctx, p, Filter{})
+	if err != nil {
+		return err
+	}
+	for _, h := range d.Options.Hospitals {
+		if _, err := s.dashboard(ctx, p, Filter{Hospital: h}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WarmEvery rewarms the cache when gold.kpi_monthly gets a new version, until ctx ends.
+func (s *Server) WarmEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Warm(ctx); err != nil && ctx.Err() == nil {
+				s.Log.Warn("dashboard warm-up", "err", scrub(err.Error()))
+			}
+		}
+	}
 }
 
 func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {

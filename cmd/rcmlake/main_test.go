@@ -15,7 +15,7 @@ import (
 	"github.com/rcmlake/rcmlake/internal/testenv"
 )
 
-func runCLI(t *testing.T, args ...string) (int, string, string) {
+func runCLI(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	gflags = globals{}
 	var out, errb bytes.Buffer

@@ -111,6 +111,10 @@ audit.access_log.`,
 				reader.Audit.Run(auditCtx, 2*time.Second, func(err error) { slog.Error("access audit", "err", err) })
 				close(done)
 			}()
+			if err := srv.Warm(ctx); err != nil {
+				slog.Warn("dashboard warm-up failed; pages compute on first use", "err", err)
+			}
+			go srv.WarmEvery(ctx, 30*time.Second)
 			scheme := "http"
 			if cert != "" {
 				scheme = "https"

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // demoWorld runs the demo once for the serve tests and returns its config path.
-func demoWorld(t *testing.T) string {
+func demoWorld(t testing.TB) string {
 	t.Helper()
 	serveOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "rcmlake-serve-")
@@ -68,7 +69,7 @@ type testServer struct {
 	cfg    *config.Config
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	cfgPath := demoWorld(t)
 	ctx := context.Background()
@@ -419,4 +420,55 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// BenchmarkKPIAPILoad is the dashboard's load test: 50 concurrent clients over loopback ask
+// /api/kpi for a mix of filters; it reports latency percentiles (target: p99 < 200 ms).
+//
+//	go test ./cmd/rcmlake -run '^$' -bench KPIAPILoad -benchtime 1x
+func BenchmarkKPIAPILoad(b *testing.B) {
+	ts := newTestServer(b)
+	if err := ts.srv.Warm(context.Background()); err != nil { // as rcmlake serve does at start
+		b.Fatal(err)
+	}
+	token := ts.tokens["analyst"]
+	paths := []string{"/api/kpi", "/api/kpi?hospital=hos-a", "/api/kpi?hospital=hos-b", "/api/kpi?payer=Medicare",
+		"/api/kpi?hospital=hos-a&payer=Aetna", "/api/kpi?from=2024-02"}
+	const clients, perClient = 50, 40
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	for i := 0; i < b.N; i++ {
+		lat := make([]time.Duration, clients*perClient)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for c := 0; c < clients; c++ {
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				for j := 0; j < perClient; j++ {
+					req, _ := http.NewRequest("GET", ts.URL+paths[(c+j)%len(paths)], nil)
+					req.Header.Set("Authorization", "Bearer "+token)
+					t0 := time.Now()
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Errorf("status %d", resp.StatusCode)
+					}
+					lat[c*perClient+j] = time.Since(t0)
+				}
+			}(c)
+		}
+		wg.Wait()
+		wall := time.Since(start)
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(pct(0.50), "p50-ms")
+		b.ReportMetric(pct(0.99), "p99-ms")
+		b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+		b.ReportMetric(float64(len(lat))/wall.Seconds(), "req/s")
+	}
 }
