@@ -295,7 +295,7 @@ func TestServeAuthorizationMatrix(t *testing.T) {
 		t.Errorf("analyst sees %v (masked %v)", res.Rows[0], res.Masked)
 	}
 	// A revoked token stops working; a wrong one is refused; failures are rate limited.
-	if _, err := access.RevokeToken(context.Background(), ts.lh.Store, "test-viewer"); err != nil {
+	if _, err := access.RevokeToken(context.Background(), ts.lh.Store, strings.Split(ts.tokens["viewer"], "_")[1]); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
