@@ -129,14 +129,19 @@ func TestDashboardInBrowser(t *testing.T) {
 	err = chromedp.Run(ctx,
 		chromedp.SetValue(`#f-hospital`, "hos-a", chromedp.ByID),
 		chromedp.Click(`#apply`),
-		chromedp.WaitVisible(`.tile`),
-		chromedp.Location(new(string)),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var loc string
-	chromedp.Run(ctx, chromedp.Location(&loc))
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if chromedp.Run(ctx, chromedp.Location(&loc)) == nil && strings.Contains(loc, "hospital=hos-a") {
+			break // the filtered page has started loading
+		}
+	}
+	if err := chromedp.Run(ctx, chromedp.WaitReady(`body`), chromedp.WaitVisible(`.tile`)); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(loc, "hospital=hos-a") {
 		t.Fatalf("after Apply the page is %s", loc)
 	}
