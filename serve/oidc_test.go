@@ -93,10 +93,19 @@ func TestOIDCBearerTokens(t *testing.T) {
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
 	bad := map[string]func(map[string]any) (map[string]any, *rsa.PrivateKey){
 		"wrong audience": func(c map[string]any) (map[string]any, *rsa.PrivateKey) { c["aud"] = "someone-else"; return c, is.key },
-		"expired":        func(c map[string]any) (map[string]any, *rsa.PrivateKey) { c["exp"] = now.Add(-time.Minute).Unix(); return c, is.key },
-		"wrong issuer":   func(c map[string]any) (map[string]any, *rsa.PrivateKey) { c["iss"] = "https://evil.example"; return c, is.key },
-		"foreign key":    func(c map[string]any) (map[string]any, *rsa.PrivateKey) { return c, other },
-		"no known role":  func(c map[string]any) (map[string]any, *rsa.PrivateKey) { c["roles"] = []string{"Everyone"}; return c, is.key },
+		"expired": func(c map[string]any) (map[string]any, *rsa.PrivateKey) {
+			c["exp"] = now.Add(-time.Minute).Unix()
+			return c, is.key
+		},
+		"wrong issuer": func(c map[string]any) (map[string]any, *rsa.PrivateKey) {
+			c["iss"] = "https://evil.example"
+			return c, is.key
+		},
+		"foreign key": func(c map[string]any) (map[string]any, *rsa.PrivateKey) { return c, other },
+		"no known role": func(c map[string]any) (map[string]any, *rsa.PrivateKey) {
+			c["roles"] = []string{"Everyone"}
+			return c, is.key
+		},
 	}
 	for name, f := range bad {
 		c, k := f(base())
