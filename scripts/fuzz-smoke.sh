@@ -8,6 +8,7 @@ targets=(
   "./config FuzzParse"
   "./delta FuzzParseActions"
   "./delta FuzzParseCheckpoint"
+  "./access FuzzGuard"
 )
 for entry in "${targets[@]}"; do
   set -- $entry
