@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ type LoadLog struct {
 	Files               []string // bronze files of this load, relative to the lake root
 	StateKey            string   // the stored watermark state, or file:<name>:<sha256> for a landing file
 	RejectsFile         string   // rows that could not be read, with file, line and reason
+	KeysFile            string   // incremental loads with track_deletes: every primary key the source held
 	LoadDate            time.Time
 	Status              string // success or failed
 	Error               string
@@ -268,6 +270,14 @@ func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Ta
 		return err
 	}
 	l.Files = []string{key}
+	if t.Load == config.LoadIncremental && t.TrackDeletes {
+		// An incremental load cannot see deletes; the source's full key list, taken after the
+		// rows, lets silver find the keys that vanished.
+		l.KeysFile = path.Dir(key) + "/keys.parquet"
+		if err := in.snapshotKeys(ctx, conn, dialect, name, t.PrimaryKey, l.KeysFile, db.Datasource, opts.RunID, l.LoadDate); err != nil {
+			return fmt.Errorf("primary keys for delete tracking: %w", err)
+		}
+	}
 	if t.Load == config.LoadIncremental {
 		state, _ := MarshalWatermark(next)
 		l.StateKey = fmt.Sprintf("bronze/_state/%s/%s/%s.json", db.Datasource, t.TargetName(), opts.RunID)
@@ -276,6 +286,57 @@ func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Ta
 		}
 	}
 	return nil
+}
+
+// snapshotKeys writes the table's primary key columns, every row, to a bronze Parquet file.
+func (in *Ingester) snapshotKeys(ctx context.Context, conn *sql.DB, d sqldb.Dialect, table string, pk []string, key, ds, runID string, at time.Time) error {
+	cols := make([]string, len(pk))
+	for i, c := range pk {
+		cols[i] = d.QuoteIdent(c)
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+d.QuoteIdent(table))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	tmp, err := os.CreateTemp("", "rcmlake-keys-*.jsonl")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	enc := json.NewEncoder(w)
+	vals := make([]any, len(pk))
+	ptrs := make([]any, len(pk))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	rec := map[string]any{}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			tmp.Close()
+			return err
+		}
+		for i, c := range pk {
+			rec[c] = textOf(vals[i])
+		}
+		if err := enc.Encode(rec); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return in.writeParquet(ctx, tmp.Name(), pk, key, ds, runID, at, "")
 }
 
 // textOf renders a source value as text, exactly: floats keep every digit they have.
@@ -379,11 +440,12 @@ func (in *Ingester) writeLog(ctx context.Context, l LoadLog) error {
 	q := fmt.Sprintf(`SELECT %s AS run_id, %s AS data_source, %s AS tablename, %s AS load_type, %s AS watermarkcolumnname,
 		%s AS old_watermark, %s AS new_watermark, CAST(%d AS BIGINT) AS numberofrowscopied, CAST(%d AS BIGINT) AS rows_read,
 		CAST(%d AS BIGINT) AS rows_skipped, CAST(%d AS BIGINT) AS rows_rejected, %s AS files, %s AS state_key,
-		TIMESTAMPTZ %s AS loaddate, %s AS status, %s AS error, CAST(%d AS BIGINT) AS duration_ms, %s AS rejects_file`,
+		TIMESTAMPTZ %s AS loaddate, %s AS status, %s AS error, CAST(%d AS BIGINT) AS duration_ms, %s AS rejects_file,
+		%s AS keys_file`,
 		sqlString(l.RunID), sqlString(l.DataSource), sqlString(l.TableName), sqlString(l.LoadType), sqlString(l.WatermarkColumnName),
 		sqlString(l.OldWatermark), sqlString(l.NewWatermark), l.NumberOfRowsCopied, l.RowsRead, l.RowsSkipped, l.RowsRejected,
 		sqlString(string(files)), sqlString(l.StateKey), sqlString(l.LoadDate.Format(time.RFC3339Nano)), sqlString(l.Status),
-		sqlString(l.Error), l.DurationMS, sqlString(l.RejectsFile))
+		sqlString(l.Error), l.DurationMS, sqlString(l.RejectsFile), sqlString(l.KeysFile))
 	tbl := delta.Open(in.Lake.Store, LoadLogsTable)
 	app := "load:" + l.RunID + ":" + l.DataSource + "." + l.TableName
 	if l.LoadType == "file" {
@@ -398,7 +460,7 @@ func (in *Ingester) writeLog(ctx context.Context, l LoadLog) error {
 	defer in.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		_, err := in.Lake.Engine.WriteDelta(ctx, tbl, q, duckdb.WriteOptions{Operation: "WRITE",
-			Txn: &delta.Txn{AppID: app, Version: 1}})
+			Txn: &delta.Txn{AppID: app, Version: 1}, MergeSchema: true})
 		// Two tables creating the audit table at once: the loser retries as an append.
 		if err != nil && errors.Is(err, delta.ErrConflict) && attempt < 3 {
 			continue
@@ -426,9 +488,13 @@ func ReadLoadLogs(ctx context.Context, lh *lakehouse.Lakehouse, mu *sync.Mutex) 
 		mu.Lock()
 		defer mu.Unlock()
 	}
+	keys := "keys_file"
+	if _, ok := s.Schema.Field("keys_file"); !ok {
+		keys = "NULL" // written before delete tracking existed
+	}
 	res, err := lh.Engine.Query(ctx, `SELECT run_id, data_source, tablename, load_type, watermarkcolumnname, old_watermark,
 		new_watermark, numberofrowscopied, rows_read, rows_skipped, rows_rejected, files, state_key, loaddate, status, error,
-		duration_ms, rejects_file FROM `+q+` t ORDER BY loaddate`)
+		duration_ms, rejects_file, `+keys+` FROM `+q+` t ORDER BY loaddate`)
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +503,7 @@ func ReadLoadLogs(ctx context.Context, lh *lakehouse.Lakehouse, mu *sync.Mutex) 
 		l := LoadLog{RunID: str(r[0]), DataSource: str(r[1]), TableName: str(r[2]), LoadType: str(r[3]),
 			WatermarkColumnName: str(r[4]), OldWatermark: str(r[5]), NewWatermark: str(r[6]), NumberOfRowsCopied: r[7].(int64),
 			RowsRead: r[8].(int64), RowsSkipped: r[9].(int64), RowsRejected: r[10].(int64), StateKey: str(r[12]),
-			Status: str(r[14]), Error: str(r[15]), DurationMS: r[16].(int64), RejectsFile: str(r[17])}
+			Status: str(r[14]), Error: str(r[15]), DurationMS: r[16].(int64), RejectsFile: str(r[17]), KeysFile: str(r[18])}
 		json.Unmarshal([]byte(str(r[11])), &l.Files)
 		if ts, ok := r[13].(time.Time); ok {
 			l.LoadDate = ts

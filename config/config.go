@@ -106,6 +106,9 @@ type Table struct {
 	PrimaryKey []string `yaml:"primary_key,omitempty"` // the source's key; ties on the watermark are ordered by it
 	Active     *bool    `yaml:"active,omitempty"`      // false skips the table; default true
 	Target     string   `yaml:"target,omitempty"`      // bronze table name; default the table name
+	// TrackDeletes makes an incremental load also take the source's full primary key list,
+	// so silver can apply the entity's deletes policy; full loads always show deletes.
+	TrackDeletes bool `yaml:"track_deletes,omitempty"`
 }
 
 // IsActive reports whether the table loads; a missing flag means yes.

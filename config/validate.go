@@ -215,6 +215,9 @@ func (k *checker) tables(db Database) {
 				k.at(t.Pos, "%s: primary_key column %q is not a column name", where, c)
 			}
 		}
+		if t.TrackDeletes && len(t.PrimaryKey) == 0 {
+			k.at(t.Pos, "%s: track_deletes needs the table's primary_key", where)
+		}
 		if !identRe.MatchString(t.TargetName()) {
 			k.at(t.Pos, "%s: target %q must be a simple name (letters, digits, _)", where, t.TargetName())
 		}

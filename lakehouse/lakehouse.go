@@ -112,5 +112,10 @@ func (l *Lakehouse) ScanSQL(ctx context.Context, s *delta.Snapshot) (string, err
 	return l.Engine.DeltaScanSQL(ctx, s, l.Localizer())
 }
 
+// ScanFilesSQL is a SQL relation over some of a snapshot's files, with the table's schema.
+func (l *Lakehouse) ScanFilesSQL(ctx context.Context, s *delta.Snapshot, files []delta.FileEntry) (string, error) {
+	return l.Engine.DeltaScanFilesSQL(ctx, s, files, l.Localizer())
+}
+
 // IsURL reports whether a table argument is a storage URL rather than a path or a name.
 func IsURL(s string) bool { return strings.Contains(s, "://") }

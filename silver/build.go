@@ -25,14 +25,17 @@ const (
 
 // Result reports one entity's build.
 type Result struct {
-	Entity      string
-	Read        int64            // rows read from new bronze loads
-	Valid       int64            // rows that passed every quarantine rule
-	Quarantined int64            // rows kept with is_quarantined = true
-	Dropped     int64            // rows sent to the entity's quarantine table
-	RuleFails   map[string]int64 // failures per rule, warnings included
-	Version     int64            // silver table version written (-1: nothing new)
-	Skipped     bool             // no new bronze loads
+	Entity         string
+	Read           int64            // rows read from new bronze loads
+	Valid          int64            // rows that passed every quarantine rule
+	Quarantined    int64            // rows kept with is_quarantined = true
+	Dropped        int64            // rows sent to the entity's quarantine table
+	Deleted        int64            // keys the source no longer holds (deleted-marker versions)
+	FilesBefore    int              // data files the table had
+	FilesRewritten int              // of those, files the merge rewrote (0: only new files)
+	RuleFails      map[string]int64 // failures per rule, warnings included
+	Version        int64            // silver table version written (-1: nothing new)
+	Skipped        bool             // no new bronze loads
 }
 
 // Builder builds silver entities from committed bronze loads.
@@ -45,6 +48,10 @@ type Builder struct {
 	// FullRefresh rebuilds each entity from every committed bronze load, ignoring what the
 	// table has taken in so far; the result replaces the table in one commit.
 	FullRefresh bool
+	// FileBytes is the target data file size (default DefaultFileBytes).
+	FileBytes int64
+	// RunID tags the build's rows in audit.quality.
+	RunID string
 }
 
 type duckFuncs struct{}
@@ -79,7 +86,8 @@ func (b *Builder) Build(ctx context.Context, only string) ([]Result, error) {
 type source struct {
 	cfg   config.EntitySource
 	files []string
-	loads int // successful loads so far (the txn version once processed)
+	loads int             // successful loads so far (the txn version once processed)
+	last  *bronze.LoadLog // the newest load not yet in silver
 }
 
 func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronze.LoadLog) (Result, error) {
@@ -110,6 +118,7 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 		for i, l := range loads {
 			if int64(i) >= done {
 				src.files = append(src.files, l.Files...)
+				src.last = &loads[i]
 			}
 		}
 		srcs = append(srcs, src)
@@ -250,32 +259,43 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	// that changes only in its verdict (a fixed reference) is a new version too.
 	tracked := append(append([]string{}, data...), ColReasons)
 	sort.Strings(tracked)
-	incoming := fmt.Sprintf(`(SELECT %s, %s, %s <> '' AS %s, %s AS %s, %s, FALSE AS %s, %s FROM %s WHERE _rcmlake_drop = '')`,
-		strings.Join(data, ", "), ColReasons, ColReasons, ColQuarantined, HashExpr(tracked), ColHash, ColSeq, ColIsDeleted, ColIngestSeq, checked)
-	s := SCD2{Key: e.Key, Columns: append(append([]string{}, data...), ColReasons, ColQuarantined)}
-	existingSQL := ""
-	if existing != nil && !b.FullRefresh {
-		q, err := b.Lake.ScanSQL(ctx, existing)
-		if err != nil {
+	incoming := tmp + "_incoming"
+	if err := eng.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+		SELECT %s, %s, %s <> '' AS %s, %s AS %s, %s, FALSE AS %s, %s FROM %s WHERE _rcmlake_drop = ''`,
+		incoming, strings.Join(data, ", "), ColReasons, ColReasons, ColQuarantined, HashExpr(tracked), ColHash, ColSeq, ColIsDeleted, ColIngestSeq, checked)); err != nil {
+		return res, fmt.Errorf("staging the batch: %w", err)
+	}
+	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+incoming)
+	s := SCD2{Key: e.Key, Columns: append(append([]string{}, data...), ColReasons, ColQuarantined), CloseDeletes: e.Deletes == "close"}
+	if b.FullRefresh {
+		existing = nil
+	}
+	if e.Deletes == "close" || e.Deletes == "marker" {
+		existingScan := ""
+		if existing != nil {
+			if existingScan, err = b.Lake.ScanSQL(ctx, existing); err != nil {
+				return res, err
+			}
+		}
+		carried := append(append([]string{}, s.Columns...), ColHash)
+		if res.Deleted, err = b.markDeletes(ctx, e, srcs, existingScan, incoming, carried); err != nil {
 			return res, err
 		}
-		existingSQL = "(SELECT * FROM " + q + " x)"
-	} else {
-		existingSQL = "(SELECT * FROM " + incoming + " i, (SELECT CAST(NULL AS TIMESTAMP) AS " + ColInsertedAt + ", CAST(NULL AS TIMESTAMP) AS " +
-			ColModifiedAt + ", CAST(NULL AS TIMESTAMP) AS " + ColValidTo + ") z WHERE FALSE)"
 	}
-	now := "TIMESTAMPTZ '" + b.Now().UTC().Format(time.RFC3339Nano) + "'"
-	merged := s.MergeSQL(existingSQL, incoming, "CAST("+now+" AS TIMESTAMP)")
-	opts := duckdb.WriteOptions{Mode: duckdb.Overwrite, Operation: "MERGE", Read: existing,
-		Params:  map[string]any{"entity": e.Name, "sources": len(srcs)},
-		Metrics: map[string]int64{"numSourceRows": res.Read, "numQuarantinedRows": res.Quarantined, "numDroppedRows": res.Dropped}}
+	opts := duckdb.WriteOptions{Operation: "MERGE", Read: existing,
+		Params: map[string]any{"entity": e.Name, "sources": len(srcs)},
+		Metrics: map[string]int64{"numSourceRows": res.Read, "numQuarantinedRows": res.Quarantined, "numDroppedRows": res.Dropped,
+			"numDeletedRows": res.Deleted}}
+	if b.FullRefresh {
+		opts.Read, _ = tbl.Latest(ctx) // replace whatever the table holds, in one commit
+	}
 	// One commit per build; it records, per source, how many bronze loads it has taken in.
-	w, err := b.Lake.Engine.WriteDelta(ctx, tbl, merged, withAllTxns(opts, srcs))
+	m := &merger{b: b, tbl: tbl, existing: existing, scd: s, incoming: incoming, tmp: tmp}
+	w, ms, err := m.write(ctx, withAllTxns(opts, srcs))
 	if err != nil {
 		return res, err
 	}
-	v := w.Version
-	res.Version = v
+	res.Version, res.FilesBefore, res.FilesRewritten = w.Version, ms.filesBefore, ms.filesRewritten
 	if res.Dropped > 0 {
 		qt := delta.Open(b.Lake.Store, catalog.Key(catalog.Silver, e.Name+"_quarantine"))
 		if _, err := b.Lake.Engine.WriteDelta(ctx, qt, "SELECT "+strings.Join(data, ", ")+", _rcmlake_drop AS drop_reasons FROM "+checked+" WHERE _rcmlake_drop <> ''",
@@ -283,7 +303,8 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 			return res, err
 		}
 	}
-	b.Log.Info("silver built", "entity", e.Name, "read", res.Read, "valid", res.Valid, "quarantined", res.Quarantined, "dropped", res.Dropped, "version", v)
+	b.Log.Info("silver built", "entity", e.Name, "read", res.Read, "valid", res.Valid, "quarantined", res.Quarantined,
+		"dropped", res.Dropped, "deleted", res.Deleted, "files_rewritten", res.FilesRewritten, "files_before", res.FilesBefore, "version", res.Version)
 	return res, nil
 }
 
@@ -301,6 +322,14 @@ func withAllTxns(opts duckdb.WriteOptions, srcs []source) duckdb.WriteOptions {
 func appID(s config.EntitySource) string { return "bronze:" + s.Datasource + "." + s.Table }
 
 // stageSQL maps one source's new bronze files onto the entity's CDM column names.
+// timestampSQL is a UTC timestamp literal.
+func timestampSQL(t time.Time) string {
+	return "CAST(TIMESTAMPTZ '" + t.UTC().Format(time.RFC3339Nano) + "' AS TIMESTAMP)"
+}
+
+// nowSQL is the build's clock as a SQL timestamp.
+func (b *Builder) nowSQL() string { return timestampSQL(b.Now()) }
+
 func (b *Builder) stageSQL(ctx context.Context, e config.Entity, s source, idx int) (string, error) {
 	var paths []string
 	for _, f := range s.files {

@@ -38,6 +38,10 @@ func HashExpr(cols []string) string {
 type SCD2 struct {
 	Key     []string // business key columns
 	Columns []string // every data column carried into silver (key included)
+	// CloseDeletes ends a deleted key's history: the deleted-marker version is kept (it holds
+	// the time of the delete) but is not current, and closes at once, so the key has no
+	// current version. Otherwise the marker is the current version, with is_deleted set.
+	CloseDeletes bool
 }
 
 // MergeSQL rebuilds the full version history of the keys present in the relations existing
@@ -50,40 +54,51 @@ type SCD2 struct {
 // equal to the one before it is dropped, so re-running the same input changes nothing.
 // Versions are compacted: a row that only confirms the value before it is not kept.
 func (s SCD2) MergeSQL(existing, incoming, now string) string {
-	key := strings.Join(s.Key, ", ")
-	data := strings.Join(s.Columns, ", ")
-	carry := data + ", " + strings.Join([]string{ColHash, ColSeq, ColIsDeleted, ColIngestSeq, ColInsertedAt}, ", ")
-	order := fmt.Sprintf("PARTITION BY %s ORDER BY %s, %s, %s", key, ColSeq, ColIngestSeq, colSrc)
-	return fmt.Sprintf(`WITH unioned AS (
-  SELECT %[1]s, %[5]s, %[6]s AS %[7]s, 0 AS %[8]s FROM %[2]s
+	validTo, current := "next_seq", "next_seq IS NULL"
+	if s.CloseDeletes {
+		validTo = "coalesce(next_seq, CASE WHEN " + ColIsDeleted + " THEN " + ColSeq + " END)"
+		current = "next_seq IS NULL AND NOT " + ColIsDeleted
+	}
+	r := strings.NewReplacer(
+		"{carry}", strings.Join(s.Columns, ", ")+", "+strings.Join([]string{ColHash, ColSeq, ColIsDeleted, ColIngestSeq, ColInsertedAt}, ", "),
+		"{data}", strings.Join(s.Columns, ", "),
+		"{existing}", existing, "{incoming}", incoming, "{now}", now,
+		"{key}", strings.Join(s.Key, ", "), "{keymatch}", keyMatch(s.Key, "x", "d"),
+		"{order}", fmt.Sprintf("PARTITION BY %s ORDER BY %s, %s, %s", strings.Join(s.Key, ", "), ColSeq, ColIngestSeq, colSrc),
+		"{validto_expr}", validTo, "{current_expr}", current,
+		"{hash}", ColHash, "{seq}", ColSeq, "{deleted}", ColIsDeleted, "{ingest}", ColIngestSeq,
+		"{inserted}", ColInsertedAt, "{modified}", ColModifiedAt, "{validfrom}", ColValidFrom, "{validto}", ColValidTo,
+		"{iscurrent}", ColIsCurrent, "{src}", colSrc, "{prevh}", colPrevHash, "{oldto}", colOldTo)
+	return r.Replace(`WITH unioned AS (
+  SELECT {carry}, {modified}, {validto} AS {oldto}, 0 AS {src} FROM {existing}
   UNION ALL
-  SELECT %[1]s, CASE WHEN FALSE THEN %[4]s END AS %[5]s, CASE WHEN FALSE THEN %[12]s END AS %[7]s, 1 AS %[8]s FROM (
-    SELECT %[9]s, %[11]s, %[12]s, %[13]s, %[14]s, %[4]s AS %[10]s FROM (
-      SELECT *, ROW_NUMBER() OVER (PARTITION BY %[20]s, %[12]s, %[11]s ORDER BY %[14]s) AS _rcmlake_dup FROM %[3]s) d
+  SELECT {carry}, CASE WHEN FALSE THEN {now} END AS {modified}, CASE WHEN FALSE THEN {seq} END AS {oldto}, 1 AS {src} FROM (
+    SELECT {data}, {hash}, {seq}, {deleted}, {ingest}, {now} AS {inserted} FROM (
+      SELECT *, ROW_NUMBER() OVER (PARTITION BY {key}, {seq}, {hash} ORDER BY {ingest}) AS _rcmlake_dup FROM {incoming}) d
     WHERE _rcmlake_dup = 1
-      AND NOT EXISTS (SELECT 1 FROM %[2]s x WHERE %[21]s AND x.%[12]s = d.%[12]s AND x.%[11]s = d.%[11]s)) i
+      AND NOT EXISTS (SELECT 1 FROM {existing} x WHERE {keymatch} AND x.{seq} = d.{seq} AND x.{hash} = d.{hash})) i
 ),
 ordered AS (
-  SELECT *, LAG(%[11]s) OVER (%[15]s) AS %[16]s FROM unioned
+  SELECT *, LAG({hash}) OVER ({order}) AS {prevh} FROM unioned
 ),
 kept AS (
-  SELECT * FROM ordered WHERE %[16]s IS NULL OR %[16]s <> %[11]s
+  SELECT * FROM ordered WHERE {prevh} IS NULL OR {prevh} <> {hash}
 ),
 timeline AS (
-  SELECT *, LEAD(%[12]s) OVER (%[15]s) AS next_seq FROM kept
+  SELECT *, LEAD({seq}) OVER ({order}) AS next_seq FROM kept
+),
+closed AS (
+  SELECT *, {validto_expr} AS _rcmlake_vto, {current_expr} AS _rcmlake_cur FROM timeline
 )
-SELECT %[9]s, %[11]s, %[12]s, %[13]s, %[14]s,
-  %[12]s AS %[17]s,
-  next_seq AS %[18]s,
-  next_seq IS NULL AS %[19]s,
-  coalesce(%[10]s, %[4]s) AS %[10]s,
-  CASE WHEN %[8]s = 1 THEN %[4]s
-       WHEN (next_seq IS NULL) = (%[7]s IS NULL) AND (next_seq IS NULL OR next_seq = %[7]s) THEN coalesce(%[5]s, %[4]s)
-       ELSE %[4]s END AS %[5]s
-FROM timeline`,
-		carry, existing, incoming, now, ColModifiedAt, ColValidTo, colOldTo, colSrc,
-		data, ColInsertedAt, ColHash, ColSeq, ColIsDeleted, ColIngestSeq, order, colPrevHash,
-		ColValidFrom, ColValidTo, ColIsCurrent, key, keyMatch(s.Key, "x", "d"))
+SELECT {data}, {hash}, {seq}, {deleted}, {ingest},
+  {seq} AS {validfrom},
+  _rcmlake_vto AS {validto},
+  _rcmlake_cur AS {iscurrent},
+  coalesce({inserted}, {now}) AS {inserted},
+  CASE WHEN {src} = 1 THEN {now}
+       WHEN (_rcmlake_vto IS NULL) = ({oldto} IS NULL) AND (_rcmlake_vto IS NULL OR _rcmlake_vto = {oldto}) THEN coalesce({modified}, {now})
+       ELSE {now} END AS {modified}
+FROM closed`)
 }
 
 // keyMatch is "a.k1 = b.k1 AND ..." over the key columns.

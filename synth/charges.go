@@ -86,6 +86,11 @@ func chargeAt(o Options, h Hospital, s sizes, m, k int) charge {
 		lag = 5 + r.IntN(10)
 	}
 	c.inserted = c.service.AddDate(0, 0, lag)
+	// The EMR's snapshot at the end of month m holds the charge, so it was entered by then: a
+	// row dated after the snapshot would slip under the next incremental load's watermark.
+	if last := o.monthStart(m+1).AddDate(0, 0, -1); c.inserted.After(last) {
+		c.inserted = last
+	}
 	c.amount = round2(c.cpt.charge * (0.9 + 0.3*r.Float64()))
 	c.allowed = round2(c.amount * c.payer.allowedRate * (0.95 + 0.1*r.Float64()))
 

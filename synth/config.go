@@ -29,7 +29,9 @@ func Config(m *Manifest) *config.Config {
 		for _, t := range h.Tables {
 			tbl := config.Table{Name: t.Name, PrimaryKey: t.PrimaryKey, Active: &yes, Load: config.LoadFull}
 			if t.Watermark != "" {
-				tbl.Load, tbl.Watermark = config.LoadIncremental, t.Watermark
+				// The EMR deletes patients and voids charges: incremental loads take the key
+				// list too, so silver sees the deletes.
+				tbl.Load, tbl.Watermark, tbl.TrackDeletes = config.LoadIncremental, t.Watermark, true
 			}
 			db.Tables = append(db.Tables, tbl)
 		}

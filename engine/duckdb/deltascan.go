@@ -104,6 +104,12 @@ func partitionValueSQL(v *string, t delta.DataType) (string, error) {
 // active files read by name (columns a file lacks are NULL), partition values from the log,
 // types as the Delta schema declares them.
 func (e *Engine) DeltaScanSQL(ctx context.Context, s *delta.Snapshot, local Localizer) (string, error) {
+	return e.DeltaScanFilesSQL(ctx, s, s.Files(), local)
+}
+
+// DeltaScanFilesSQL is DeltaScanSQL over some of the snapshot's files only: what a MERGE
+// reads when it rewrites just the files that hold changed keys.
+func (e *Engine) DeltaScanFilesSQL(ctx context.Context, s *delta.Snapshot, files []delta.FileEntry, local Localizer) (string, error) {
 	if s.Schema == nil {
 		return "", fmt.Errorf("delta %s: the table has no schema", s.Table().Location())
 	}
@@ -111,7 +117,6 @@ func (e *Engine) DeltaScanSQL(ctx context.Context, s *delta.Snapshot, local Loca
 	for _, c := range s.Metadata.PartitionColumns {
 		partCols[c] = true
 	}
-	files := s.Files()
 	var sel []string
 	if len(files) == 0 {
 		for _, f := range s.Schema.Fields {

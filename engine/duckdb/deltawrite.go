@@ -34,19 +34,23 @@ const (
 
 // WriteOptions controls one write of a query's result into a Delta table.
 type WriteOptions struct {
-	Mode      WriteMode
-	Operation string            // commitInfo operation; default WRITE / MERGE
-	Remove    []delta.FileEntry // Replace: files to remove
-	Read      *delta.Snapshot   // the snapshot the query read; default: the latest
-	Txn       *delta.Txn        // (appId, version) that makes a retried write a no-op
-	Txns      []delta.Txn       // more (appId, version) pairs recorded by the same commit
-	Config    map[string]string // table properties when the table is created
-	Params    map[string]any    // extra commitInfo operationParameters
-	Metrics   map[string]int64  // extra commitInfo operationMetrics
-	FileBytes int64             // target data file size; default 128 MiB
+	Mode         WriteMode
+	Operation    string            // commitInfo operation; default WRITE / MERGE
+	Remove       []delta.FileEntry // Replace: files to remove
+	Read         *delta.Snapshot   // the snapshot the query read; default: the latest
+	Txn          *delta.Txn        // (appId, version) that makes a retried write a no-op
+	Txns         []delta.Txn       // more (appId, version) pairs recorded by the same commit
+	Config       map[string]string // table properties when the table is created
+	Params       map[string]any    // extra commitInfo operationParameters
+	Metrics      map[string]int64  // extra commitInfo operationMetrics
+	FileBytes    int64             // target data file size; default 128 MiB
+	RowGroupRows int               // rows per Parquet row group; default 122880
 	// PartitionBy lays files out in Hive-style folders by these columns (string, integer,
 	// date or boolean), escaped as Spark escapes them. Only when the table is created.
 	PartitionBy []string
+	// MergeSchema lets an append or replace add columns after the table's own (old files read
+	// them as NULL), as Spark's mergeSchema does; any other change still needs an overwrite.
+	MergeSchema bool
 }
 
 // WriteResult is what a write committed.
@@ -108,18 +112,20 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 		}
 	}
 	newSchema := read == nil || read.Schema == nil || !sameSchema(read.Schema, schema)
-	if newSchema && read != nil && opts.Mode != Overwrite {
+	if newSchema && read != nil && read.Schema != nil && opts.Mode != Overwrite && opts.MergeSchema && addsColumns(read.Schema, schema) {
+		newSchema = true // schema evolution: the commit carries the wider schema
+	} else if newSchema && read != nil && opts.Mode != Overwrite {
 		return nil, fmt.Errorf("delta %s: the query's columns (%s) differ from the table's (%s); only an overwrite may change the schema",
 			tbl.Location(), fieldList(schema), fieldList(read.Schema))
 	}
 
 	partBy := opts.PartitionBy
-	if read != nil && !newSchema {
+	if read != nil && (!newSchema || opts.Mode != Overwrite) {
 		partBy = read.Metadata.PartitionColumns
 	}
 	var files []writtenFile
 	if len(partBy) == 0 {
-		files, err = e.writeFiles(ctx, tbl, "SELECT "+strings.Join(sel, ", ")+" FROM ("+query+") q", "", nil, opts.FileBytes)
+		files, err = e.writeFiles(ctx, tbl, "SELECT "+strings.Join(sel, ", ")+" FROM ("+query+") q", "", nil, opts.FileBytes, opts.RowGroupRows)
 	} else {
 		files, err = e.writePartitioned(ctx, tbl, "SELECT "+strings.Join(sel, ", ")+" FROM ("+query+") q", schema, partBy, opts.FileBytes)
 	}
@@ -132,7 +138,11 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 	}
 	tx := tbl.Begin(read, op)
 	if newSchema {
-		tx.SetMetadata(schema, partBy, opts.Config)
+		conf := opts.Config
+		if conf == nil && read != nil {
+			conf = read.Metadata.Configuration // a new schema keeps the table's properties
+		}
+		tx.SetMetadata(schema, partBy, conf)
 	}
 	mode := map[WriteMode]string{Append: "Append", Overwrite: "Overwrite", Replace: "Replace"}[opts.Mode]
 	tx.Param("mode", mode)
@@ -246,6 +256,14 @@ func deltaType(t string) (delta.DataType, string, error) {
 	return delta.DataType{}, "", fmt.Errorf("type %s has no Delta equivalent here; cast it in the model", t)
 }
 
+// addsColumns reports whether b is a followed by new columns.
+func addsColumns(a, b *delta.StructType) bool {
+	if len(b.Fields) <= len(a.Fields) {
+		return false
+	}
+	return sameSchema(a, &delta.StructType{Fields: b.Fields[:len(a.Fields)]})
+}
+
 func sameSchema(a, b *delta.StructType) bool {
 	if len(a.Fields) != len(b.Fields) {
 		return false
@@ -273,9 +291,12 @@ type writtenFile struct {
 
 // writeFiles writes the query into new Parquet files of the table and returns their adds.
 // Local tables get the files in place; remote ones get them uploaded from a temp folder.
-func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query, dir string, pv map[string]*string, fileBytes int64) ([]writtenFile, error) {
+func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query, dir string, pv map[string]*string, fileBytes int64, rowGroup int) ([]writtenFile, error) {
 	if fileBytes <= 0 {
 		fileBytes = 128 << 20
+	}
+	if rowGroup <= 0 {
+		rowGroup = 122880
 	}
 	st := tbl.Storage()
 	stage, err := os.MkdirTemp("", "rcmlake-write-*")
@@ -285,8 +306,8 @@ func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query, dir st
 	defer os.RemoveAll(stage)
 	out := filepath.Join(stage, "out")
 	// Zstd compresses better than snappy at a similar speed; every Delta reader reads it.
-	copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880,
-		FILE_SIZE_BYTES %d, FILENAME_PATTERN 'part-{i}', PER_THREAD_OUTPUT false)`, query, quote(out), fileBytes)
+	copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d,
+		FILE_SIZE_BYTES %d, FILENAME_PATTERN 'part-{i}', PER_THREAD_OUTPUT false)`, query, quote(out), rowGroup, fileBytes)
 	if _, err := e.db.ExecContext(ctx, copySQL); err != nil {
 		return nil, err
 	}
@@ -401,7 +422,7 @@ func (e *Engine) writePartitioned(ctx context.Context, tbl *delta.Table, query s
 			pv[c] = vals[i]
 		}
 		q := "SELECT " + strings.Join(dataCols, ", ") + " FROM " + stage + " WHERE " + strings.Join(where, " AND ")
-		files, err := e.writeFiles(ctx, tbl, q, strings.Join(dirs, "/"), pv, fileBytes)
+		files, err := e.writeFiles(ctx, tbl, q, strings.Join(dirs, "/"), pv, fileBytes, 0)
 		if err != nil {
 			return nil, err
 		}
