@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -364,6 +365,8 @@ func (k *checker) rule(e Entity, r Rule, _ map[string]bool) {
 	case "freshness":
 		if r.MaxAge == "" {
 			k.at(r.Pos, "%s: max_age is required (e.g. 48h)", where)
+		} else if _, err := ParseMaxAge(r.MaxAge); err != nil {
+			k.at(r.Pos, "%s: %v", where, err)
 		}
 	}
 }
@@ -429,4 +432,20 @@ func (k *checker) governance() {
 			}
 		}
 	}
+}
+
+// ParseMaxAge reads a freshness max_age: a Go duration ("36h", "90m") or whole days ("2d").
+func ParseMaxAge(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(strings.TrimSpace(s), "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("max_age %q: want a duration such as 36h or a number of days such as 2d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("max_age %q: want a duration such as 36h or a number of days such as 2d", s)
+	}
+	return d, nil
 }

@@ -91,7 +91,7 @@ func Plan(o *Options, runID string) (*DAG, error) {
 				}})
 		}
 	}
-	sb := &silver.Builder{Config: cfg, Lake: lh, Models: o.Models, Log: o.Log, FullRefresh: o.FullRefresh}
+	sb := &silver.Builder{Config: cfg, Lake: lh, Models: o.Models, Log: o.Log, FullRefresh: o.FullRefresh, RunID: runID}
 	entities := map[string]bool{}
 	for _, e := range cfg.Silver.Entities {
 		entities[e.Name] = true

@@ -74,6 +74,14 @@ func (b *Builder) Build(ctx context.Context, only string) ([]Result, error) {
 			continue
 		}
 		r, err := b.buildEntity(ctx, e, logs)
+		rows := b.qualityRows(e, r, err != nil)
+		fresh, ferr := b.checkFreshness(ctx, e)
+		if qerr := b.recordQuality(ctx, e.Name, append(rows, fresh...)); qerr != nil && err == nil {
+			err = fmt.Errorf("recording quality results: %w", qerr)
+		}
+		if err == nil {
+			err = ferr
+		}
 		if err != nil {
 			return out, fmt.Errorf("silver %s: %w", e.Name, err)
 		}
@@ -232,12 +240,13 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	}
 	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+checked+"; DROP TABLE IF EXISTS "+verdicts)
 	if len(all) > 0 {
-		r, err := eng.Query(ctx, "SELECT "+strings.Join(counts, ", ")+" FROM "+verdicts)
+		r, err := eng.Query(ctx, "SELECT count(*), "+strings.Join(counts, ", ")+" FROM "+verdicts)
 		if err != nil {
 			return res, fmt.Errorf("quality counts: %w", err)
 		}
+		res.Read = toInt(r.Rows[0][0])
 		for i, rule := range all {
-			n := toInt(r.Rows[0][i])
+			n := toInt(r.Rows[0][i+1])
 			res.RuleFails[rule.Rule.Name] = n
 			if rule.Rule.Severity == "fail" && n > 0 {
 				return res, fmt.Errorf("rule %s (severity fail) failed on %d rows; the table was not changed", rule.Rule.Name, n)

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rcmlake/rcmlake/bronze"
 	"github.com/rcmlake/rcmlake/catalog"
@@ -250,5 +252,76 @@ func TestIncrementalMergeEqualsRebuild(t *testing.T) {
 		if d, _ := p.currentDigest(t, e); d != incremental[e] {
 			t.Errorf("%s: the incremental merges and a full rebuild disagree on the current rows", e)
 		}
+	}
+}
+
+// TestQualityAuditAndFreshness: every build records each rule's failures, the conservation
+// check and the deletes in audit.quality; freshness rules judge the newest source row.
+func TestQualityAuditAndFreshness(t *testing.T) {
+	p := newPipeline(t)
+	p.b.RunID = "r1"
+	res := p.run(t, "r1")
+	ctx := context.Background()
+	s, err := delta.Open(p.lh.Store, QualityTable).Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := p.lh.ScanSQL(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int64{}
+	r, err := p.lh.Engine.Query(ctx, "SELECT entity || '.' || rule, rows_checked, rows_failed, outcome, severity FROM "+rel+" q WHERE run_id = 'r1'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range r.Rows {
+		got[fmt.Sprint(row[0])] = [2]int64{toInt(row[1]), toInt(row[2])}
+		if n := toInt(row[2]); (n == 0) != (row[3] == OutcomePass) {
+			t.Errorf("%v: %d failed rows but outcome %v", row[0], n, row[3])
+		}
+	}
+	for _, res := range res {
+		if res.Skipped {
+			continue
+		}
+		if c := got[res.Entity+".conservation"]; c != [2]int64{res.Read, 0} {
+			t.Errorf("%s conservation row %v, the build read %d", res.Entity, c, res.Read)
+		}
+		for rule, n := range res.RuleFails {
+			if c := got[res.Entity+"."+rule]; c != [2]int64{res.Read, n} {
+				t.Errorf("%s.%s: audit row %v, the build counted %d of %d", res.Entity, rule, c, n, res.Read)
+			}
+		}
+	}
+	if c := got["patients.first_name_present"]; c[1] == 0 {
+		t.Error("no patient failed first_name_present, but the generator plants such defects")
+	}
+
+	// Freshness: the newest patient row is from the world's last month.
+	newest, err := p.b.newestSeq(ctx, "patients")
+	if err != nil || newest.IsZero() {
+		t.Fatalf("newest patient row: %v %v", newest, err)
+	}
+	for i := range p.cfg.Silver.Entities {
+		if e := &p.cfg.Silver.Entities[i]; e.Name == "patients" {
+			e.Rules = append(e.Rules, config.Rule{Name: "recent", Type: "freshness", MaxAge: "3d", Severity: "fail"})
+		}
+	}
+	p.b.RunID = "fresh"
+	p.b.Now = func() time.Time { return newest.Add(48 * time.Hour) }
+	if _, err := p.b.Build(ctx, "patients"); err != nil {
+		t.Errorf("two days after the newest row, a 3d freshness rule failed: %v", err)
+	}
+	p.b.RunID = "stale"
+	p.b.Now = func() time.Time { return newest.Add(96 * time.Hour) }
+	if _, err := p.b.Build(ctx, "patients"); err == nil || !strings.Contains(err.Error(), "freshness rule recent") {
+		t.Errorf("four days after the newest row, a 3d freshness rule of severity fail gave %v", err)
+	}
+	s, _ = delta.Open(p.lh.Store, QualityTable).Latest(ctx)
+	rel, _ = p.lh.ScanSQL(ctx, s)
+	r, err = p.lh.Engine.Query(ctx, "SELECT run_id, outcome FROM "+rel+" q WHERE rule = 'recent' ORDER BY run_id")
+	if err != nil || fmt.Sprint(r.Rows) != "[[fresh pass] [stale failed]]" {
+		t.Errorf("freshness rows %v %v", r.Rows, err)
 	}
 }

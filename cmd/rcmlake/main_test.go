@@ -173,6 +173,12 @@ func TestDemoEndToEnd(t *testing.T) {
 	if code != exitOK || !strings.Contains(js, "days_in_ar,") {
 		t.Fatalf("kpi: exit %d\n%s", code, js)
 	}
+	// audit.quality: the newest build of each entity, conservation included; no rule of
+	// severity fail failed, so --strict passes.
+	code, q, errs := runCLI(t, "-c", cfg, "quality", "--format", "csv", "--strict")
+	if code != exitOK || !strings.Contains(q, ",patients,conservation,") || !strings.Contains(q, ",patients,first_name_present,") {
+		t.Errorf("quality: exit %d\n%s\n%s", code, q, errs)
+	}
 	count := func() string {
 		_, o, _ := runCLI(t, "-c", cfg, "table", "describe", "silver.transactions")
 		for _, l := range strings.Split(o, "\n") {

@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rcmlake/rcmlake/bronze"
 	"github.com/rcmlake/rcmlake/gold"
 	"github.com/rcmlake/rcmlake/models"
 	"github.com/rcmlake/rcmlake/silver"
@@ -37,7 +39,7 @@ func newTransformCmd() *cobra.Command {
 				return err
 			}
 			defer lh.Close()
-			b := &silver.Builder{Config: cfg, Lake: lh, Models: models.Embedded(), Log: slog.Default()}
+			b := &silver.Builder{Config: cfg, Lake: lh, Models: models.Embedded(), Log: slog.Default(), RunID: bronze.NewRunID(time.Now())}
 			results, err := b.Build(ctx, table)
 			printSilver(cmd, results)
 			return err
