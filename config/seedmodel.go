@@ -65,6 +65,18 @@ func SeedEntities(hospitals []SeedHospital) []Entity {
 			// a richer feed maps its own columns here.
 			"allowed_amount": "NULL", "paid_date": "NULL", "denial_reason": "NULL"}))
 	}
+	// The CPT code file from landing (datasource "ref"), its headers normalised by bronze.
+	// Reference codes are shared by every hospital: the key is the code itself.
+	entities["cpt_codes"] = &Entity{Name: "cpt_codes", Key: []string{"cpt_code"}, History: "scd2", Deletes: "ignore",
+		Sources: []EntitySource{{Datasource: "ref", Table: "cpt_codes", Columns: map[string]string{
+			"cpt_code": "cpt_codes", "category": "procedure_code_category", "description": "procedure_code_descriptions",
+			"code_status": "code_status"}}},
+		Rules: []Rule{
+			{Name: "cpt_code_present", Type: "not_null", Columns: []string{"cpt_code"}, Severity: "quarantine"},
+			// Five characters: five digits (Category I) or four and F, T or U (II, III, PLA).
+			{Name: "cpt_code_format", Type: "regex", Columns: []string{"cpt_code"}, Pattern: "^[0-9]{4}[0-9FTU]$", Severity: "quarantine"},
+		}}
+	order = append(order, "cpt_codes")
 	entities["patients"].Rules = []Rule{
 		{Name: "patient_id_present", Type: "not_null", Columns: []string{"patient_id"}, Severity: "quarantine"},
 		{Name: "first_name_present", Type: "not_null", Columns: []string{"first_name"}, Values: []string{"NULL"}, Severity: "quarantine"},

@@ -22,6 +22,8 @@ CREATE TABLE silver.providers AS SELECT 'H1-PROV1-hos-a' provider_key, 'H1-PROV1
   DATE '2023-01-01' valid_from, CAST(NULL AS DATE) valid_to, TRUE is_current, FALSE is_quarantined, FALSE is_deleted;
 CREATE TABLE silver.departments AS SELECT 'D1-hos-a' department_key, 'D1' department_id, 'hos-a' datasource,
   'Cardiology' AS name, TRUE is_current, FALSE is_quarantined, FALSE is_deleted;
+CREATE TABLE silver.cpt_codes AS SELECT '99213' cpt_code, 'ref' datasource, 'E/M' category, 'Office visit' description,
+  'No Change' code_status, TRUE is_current, FALSE is_quarantined, FALSE is_deleted;
 CREATE TABLE silver.transactions AS SELECT * REPLACE (CAST(amount AS DECIMAL(18,2)) AS amount, CAST(paid_amount AS DECIMAL(18,2)) AS paid_amount)
 FROM (VALUES
   ('t1-hos-a', 't1', DATE '2024-01-10', DATE '2024-02-15', 100, 80,  DATE '2024-01-12', 'c1-hos-a'),
@@ -57,7 +59,7 @@ func TestKPIsOnHandBuiltWorld(t *testing.T) {
 	}
 	src := Embedded()
 	ref := func(n string) (string, error) { return n, nil }
-	for _, m := range []string{"dim_patient", "dim_provider", "dim_department", "dim_payer", "fact_transaction", "fact_claim"} {
+	for _, m := range []string{"dim_patient", "dim_provider", "dim_department", "dim_payer", "dim_cpt_code", "fact_transaction", "fact_claim"} {
 		q, err := src.Render("gold", m, Funcs{Ref: ref})
 		if err != nil {
 			t.Fatal(err)

@@ -148,6 +148,28 @@ func TestSeedDataEndToEnd(t *testing.T) {
 	if got := q("SELECT count(*) FROM gold.dim_patient WHERE is_current AND patient_key <> 'unknown'"); got != "9985" {
 		t.Errorf("gold.dim_patient: %s clean current patients, want 9985", got)
 	}
+	// CPT: every code of the file is a current silver row and a dim_cpt_code member, with its
+	// description; facts whose code the file has point at it.
+	codes := map[string]string{}
+	cptHdr, _ := readCSV(t, filepath.Join(seed, "cptcodes", "cptcodes.csv"))
+	for _, r := range cpt {
+		codes[strings.TrimSpace(r[indexOf(cptHdr, "CPT Codes")])] = strings.TrimSpace(r[indexOf(cptHdr, "Procedure Code Descriptions")])
+	}
+	if got := q("SELECT count(*) FROM silver.cpt_codes WHERE is_current AND NOT is_quarantined"); got != strconv.Itoa(len(codes)) {
+		t.Errorf("silver.cpt_codes: %s current clean codes, the file has %d", got, len(codes))
+	}
+	for code, desc := range codes {
+		if got := q("SELECT count(*) FROM gold.dim_cpt_code WHERE cpt_code = '" + code + "' AND description = '" + strings.ReplaceAll(desc, "'", "''") + "'"); got != "1" {
+			t.Errorf("dim_cpt_code %s: %s members with the file's description %q", code, got, desc)
+		}
+		break
+	}
+	if got := q("SELECT count(*) FROM gold.fact_transaction f JOIN gold.dim_cpt_code c ON c.cpt_sk = f.cpt_sk WHERE f.cpt_sk <> '-1' AND c.cpt_code <> f.cpt_code"); got != "0" {
+		t.Errorf("%s facts point at another CPT code's member", got)
+	}
+	if got := q("SELECT count(*) FROM gold.fact_transaction f WHERE f.cpt_sk = '-1' AND f.cpt_code IN (SELECT cpt_code FROM gold.dim_cpt_code)"); got != "0" {
+		t.Errorf("%s facts have a code of the file but the unknown member", got)
+	}
 }
 
 func indexOf(xs []string, x string) int {

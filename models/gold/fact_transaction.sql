@@ -9,6 +9,7 @@ SELECT
   coalesce(p.patient_sk, '-1')          AS patient_sk,
   coalesce(v.provider_sk, '-1')         AS provider_sk,
   coalesce(d.department_key, 'unknown') AS department_key,
+  coalesce(c.cpt_sk, '-1')              AS cpt_sk,
   t.encounter_key,
   t.claim_key,
   t.procedure_code                      AS cpt_code,
@@ -23,7 +24,7 @@ SELECT
   t.amount                              AS charge_amount,
   t.paid_amount,
   t.insert_date,
-  (p.patient_sk IS NULL OR v.provider_sk IS NULL OR d.department_key IS NULL) AS has_unknown_member
+  (p.patient_sk IS NULL OR v.provider_sk IS NULL OR d.department_key IS NULL OR c.cpt_sk IS NULL) AS has_unknown_member
 FROM {{ ref "silver.transactions" }} t
 LEFT JOIN {{ ref "gold.dim_patient" }} p
   ON p.patient_key = t.patient_key
@@ -35,4 +36,6 @@ LEFT JOIN {{ ref "gold.dim_provider" }} v
  AND (v.valid_to IS NULL OR coalesce(t.service_date, DATE '1900-01-01') < v.valid_to)
 LEFT JOIN {{ ref "gold.dim_department" }} d
   ON d.department_key = t.department_key
+LEFT JOIN {{ ref "gold.dim_cpt_code" }} c
+  ON c.cpt_code = t.procedure_code
 WHERE t.is_current AND NOT t.is_quarantined AND NOT t.is_deleted
