@@ -16,6 +16,8 @@ type Dialect interface {
 	DaySeries(lo, hi string) string
 	// ISODayOfWeek is 1 for Monday through 7 for Sunday.
 	ISODayOfWeek(x string) string
+	// AddDays is the DATE n days after x; n is an integer SQL expression.
+	AddDays(x, n string) string
 }
 
 // DuckDB is the embedded engine's dialect.
@@ -33,6 +35,9 @@ func (DuckDB) DaySeries(lo, hi string) string {
 	return fmt.Sprintf("unnest(generate_series(CAST(%s AS TIMESTAMP), CAST(%s AS TIMESTAMP), INTERVAL 1 DAY))", lo, hi)
 }
 func (DuckDB) ISODayOfWeek(x string) string { return fmt.Sprintf("isodow(%s)", x) }
+func (DuckDB) AddDays(x, n string) string {
+	return fmt.Sprintf("CAST(%s + to_days(CAST(%s AS INTEGER)) AS DATE)", x, n)
+}
 
 // Spark is Spark SQL's dialect.
 type Spark struct{}
@@ -44,3 +49,4 @@ func (Spark) DaySeries(lo, hi string) string {
 	return fmt.Sprintf("explode(sequence(CAST(%s AS DATE), CAST(%s AS DATE), INTERVAL 1 DAY))", lo, hi)
 }
 func (Spark) ISODayOfWeek(x string) string { return fmt.Sprintf("(weekday(%s) + 1)", x) }
+func (Spark) AddDays(x, n string) string     { return fmt.Sprintf("date_add(%s, CAST(%s AS INT))", x, n) }

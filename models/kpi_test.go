@@ -59,7 +59,7 @@ func TestKPIsOnHandBuiltWorld(t *testing.T) {
 	}
 	src := Embedded()
 	ref := func(n string) (string, error) { return n, nil }
-	for _, m := range []string{"dim_patient", "dim_provider", "dim_department", "dim_payer", "dim_cpt_code", "fact_transaction", "fact_claim"} {
+	for _, m := range []string{"dim_patient", "dim_provider", "dim_department", "dim_payer", "dim_cpt_code", "fact_transaction", "fact_claim", "dim_date", "fact_ar_snapshot"} {
 		q, err := src.Render("gold", m, Funcs{Ref: ref})
 		if err != nil {
 			t.Fatal(err)
@@ -109,6 +109,32 @@ func TestKPIsOnHandBuiltWorld(t *testing.T) {
 	near("2024-02-01", "ar_over_120", 50)
 	near("2024-02-01", "days_in_ar", 550/(600.0/91))
 	near("2024-02-01", "payments", 80)
+	// The daily A/R snapshot, as of the same days: January 31 and February 29, then the day
+	// before and the day t1 was paid. February 14: t1 35 days (31-60), t2 25 and t3 9 days
+	// (0-30), t4 122 days (120+); on the 15th t1 is paid and leaves.
+	snap := func(day string) string {
+		t.Helper()
+		r, err := e.Query(ctx, "SELECT aging_bucket || '=' || CAST(ar_amount AS VARCHAR) || '/' || CAST(open_charges AS VARCHAR) FROM gold.fact_ar_snapshot WHERE snapshot_date = DATE '"+day+"' ORDER BY bucket_order")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, row := range r.Rows {
+			out = append(out, fmt.Sprint(row[0]))
+		}
+		return strings.Join(out, " ")
+	}
+	for day, want := range map[string]string{
+		"2024-01-31": "0-30=300.00/2 91-120=50.00/1",
+		"2024-02-29": "0-30=300.00/1 31-60=200.00/1 120+=50.00/1",
+		"2024-02-14": "0-30=500.00/2 31-60=100.00/1 120+=50.00/1",
+		"2024-02-15": "0-30=500.00/2 120+=50.00/1",
+		"2023-10-14": "",
+	} {
+		if got := snap(day); got != want {
+			t.Errorf("fact_ar_snapshot on %s: %q, want %q", day, got, want)
+		}
+	}
 	// Claims: January c1 (denied first, paid later) and c2 (pending); February c3 (clean).
 	near("2024-01-01", "initial_denial_rate", 0.5)
 	near("2024-01-01", "initial_denial_rate_amount", 100.0/300)

@@ -92,6 +92,7 @@ func (s Source) Render(layer, name string, f Funcs) (string, error) {
 	fm["add_months"] = d.AddMonths
 	fm["day_series"] = d.DaySeries
 	fm["iso_day_of_week"] = d.ISODayOfWeek
+	fm["add_days"] = d.AddDays
 	if f.Staged != nil {
 		fm["staged"] = f.Staged
 	}

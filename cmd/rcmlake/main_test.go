@@ -287,6 +287,21 @@ func testQueries(t *testing.T, cfg string) {
 			break
 		}
 	}
+	// The daily A/R snapshot agrees with kpi_monthly's month-end aging, bucket by bucket.
+	if got := one(`SELECT count(*) FROM gold.kpi_monthly k
+		LEFT JOIN (SELECT snapshot_date, sum(ar_amount) AS total,
+			sum(CASE WHEN bucket_order = 1 THEN ar_amount ELSE 0 END) AS b1, sum(CASE WHEN bucket_order = 2 THEN ar_amount ELSE 0 END) AS b2,
+			sum(CASE WHEN bucket_order = 3 THEN ar_amount ELSE 0 END) AS b3, sum(CASE WHEN bucket_order = 4 THEN ar_amount ELSE 0 END) AS b4,
+			sum(CASE WHEN bucket_order = 5 THEN ar_amount ELSE 0 END) AS b5
+			FROM gold.fact_ar_snapshot GROUP BY 1) s ON s.snapshot_date = last_day(k.month_start)
+		WHERE k.grain = 'network' AND last_day(k.month_start) <= (SELECT max(date_day) FROM gold.dim_date)
+		  AND (coalesce(s.total, 0) <> k.ar_total OR coalesce(s.b1, 0) <> k.ar_0_30 OR coalesce(s.b2, 0) <> k.ar_31_60
+		    OR coalesce(s.b3, 0) <> k.ar_61_90 OR coalesce(s.b4, 0) <> k.ar_91_120 OR coalesce(s.b5, 0) <> k.ar_over_120)`); got != "0" {
+		t.Errorf("fact_ar_snapshot disagrees with kpi_monthly's aging at %s month ends", got)
+	}
+	if got := one("SELECT count(*) >= 3 FROM gold.kpi_monthly WHERE grain = 'network' AND last_day(month_start) <= (SELECT max(snapshot_date) FROM gold.fact_ar_snapshot)"); got != "true" {
+		t.Errorf("fewer than 3 month ends to compare with fact_ar_snapshot")
+	}
 	// Usage errors exit 2; an unknown table is a clear failure.
 	if code, _, _ := runCLI(t, "-c", cfg, "query", "--format", "xml", "SELECT 1"); code != exitUsage {
 		t.Errorf("--format xml: exit %d", code)
