@@ -49,4 +49,4 @@ func (Spark) DaySeries(lo, hi string) string {
 	return fmt.Sprintf("explode(sequence(CAST(%s AS DATE), CAST(%s AS DATE), INTERVAL 1 DAY))", lo, hi)
 }
 func (Spark) ISODayOfWeek(x string) string { return fmt.Sprintf("(weekday(%s) + 1)", x) }
-func (Spark) AddDays(x, n string) string     { return fmt.Sprintf("date_add(%s, CAST(%s AS INT))", x, n) }
+func (Spark) AddDays(x, n string) string   { return fmt.Sprintf("date_add(%s, CAST(%s AS INT))", x, n) }
