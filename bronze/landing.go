@@ -2,7 +2,6 @@ package bronze
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -97,12 +96,12 @@ func (in *Ingester) RunLanding(ctx context.Context, opts Options) ([]LoadLog, er
 		if !ok || (opts.Datasource != "" && rule.Datasource != opts.Datasource) || (opts.Table != "" && rule.Table != opts.Table) {
 			continue
 		}
-		data, err := lake.ReadAll(ctx, store, o.Key)
+		// Two streaming passes, never the whole file in memory: the hash decides whether this
+		// version was ingested already, then the rows are read.
+		sha, err := hashObject(ctx, store, o.Key)
 		if err != nil {
 			return out, err
 		}
-		sum := sha256.Sum256(data)
-		sha := hex.EncodeToString(sum[:])
 		if seen[fileKey(o.Key, sha)] {
 			in.Log.Info("landing file already ingested; archiving it", "file", o.Key)
 			if err := archive(ctx, store, l.Archive, o.Key, opts.Now()); err != nil {
@@ -110,7 +109,7 @@ func (in *Ingester) RunLanding(ctx context.Context, opts Options) ([]LoadLog, er
 			}
 			continue
 		}
-		lg := in.loadFile(ctx, rule, o.Key, data, sha, opts)
+		lg := in.loadFile(ctx, rule, store, o.Key, sha, opts)
 		out = append(out, lg)
 		if lg.Status != "success" {
 			failed = append(failed, o.Key+": "+lg.Error)
@@ -125,6 +124,20 @@ func (in *Ingester) RunLanding(ctx context.Context, opts Options) ([]LoadLog, er
 		return out, fmt.Errorf("%d landing files failed:\n  %s", len(failed), strings.Join(failed, "\n  "))
 	}
 	return out, nil
+}
+
+// hashObject is the SHA-256 of a landing object, read as a stream.
+func hashObject(ctx context.Context, st lake.Storage, key string) (string, error) {
+	rc, err := st.Get(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", fmt.Errorf("landing %s: %w", key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func matchRule(rules []config.LandingFile, key string) (config.LandingFile, bool) {
@@ -158,11 +171,18 @@ func archive(ctx context.Context, st lake.Storage, dir, key string, now time.Tim
 // loadFile reads one landing CSV into bronze. Rows with the wrong field count or invalid
 // UTF-8 go to bronze/_rejects with file, line and reason; they never stop the file, and
 // rows read = rows loaded + rows rejected.
-func (in *Ingester) loadFile(ctx context.Context, rule config.LandingFile, key string, data []byte, sha string, opts Options) LoadLog {
+func (in *Ingester) loadFile(ctx context.Context, rule config.LandingFile, st lake.Storage, key, sha string, opts Options) LoadLog {
 	start := opts.Now().UTC()
 	lg := LoadLog{RunID: opts.RunID, DataSource: rule.Datasource, TableName: rule.Table, LoadType: "file",
 		LoadDate: start, Status: "failed", StateKey: fileKey(key, sha), OldWatermark: key}
-	err := in.readCSV(ctx, rule, key, data, opts, &lg)
+	err := func() error {
+		rc, err := st.Get(ctx, key)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return in.readCSV(ctx, rule, key, rc, opts, &lg)
+	}()
 	lg.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
 		lg.Error = err.Error()
@@ -176,15 +196,20 @@ func (in *Ingester) loadFile(ctx context.Context, rule config.LandingFile, key s
 	return lg
 }
 
-func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key string, data []byte, opts Options, lg *LoadLog) error {
-	r := csv.NewReader(bytes.NewReader(data))
+// ColRescued holds, as a JSON object keyed by the file's own header, the values of columns a
+// landing rule does not declare: schema drift never loses data, and never breaks a mapping.
+const ColRescued = "_rescued_data"
+
+func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key string, src io.Reader, opts Options, lg *LoadLog) error {
+	r := csv.NewReader(bufio.NewReaderSize(src, 1<<20))
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
 		return fmt.Errorf("%s: reading the header: %w", key, err)
 	}
-	cols := make([]string, len(header))
+	header = append([]string(nil), header...) // the reader reuses its record
+	names := make([]string, len(header))
 	index := map[string]int{}
 	for i, h := range header {
 		name := NormalizeHeader(h)
@@ -197,7 +222,7 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 			}
 			name = fmt.Sprintf("%s_%d", NormalizeHeader(h), n)
 		}
-		cols[i] = name
+		names[i] = name
 		index[name] = i
 	}
 	var missing []string
@@ -209,19 +234,57 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 	if len(missing) > 0 {
 		return fmt.Errorf("%s: required column(s) %s missing from the header (%s)", key, strings.Join(missing, ", "), strings.Join(header, ", "))
 	}
+	// The output columns: the declared ones in their declared order (a column this file lacks
+	// is NULL, a reordered one is found by name) plus the rescued data; or, when the rule
+	// declares none or keeps extra columns, every column of the file by its name.
+	cols := names
+	from := make([]int, len(names)) // output column -> field index (-1: absent)
+	for i := range from {
+		from[i] = i
+	}
+	var rescued []int // field indexes of undeclared columns
+	if len(rule.Columns) > 0 && rule.ExtraColumns != "keep" {
+		cols, from = nil, nil
+		declared := map[string]bool{}
+		for _, c := range rule.Columns {
+			n := NormalizeHeader(c.Name)
+			declared[n] = true
+			cols = append(cols, n)
+			if i, ok := index[n]; ok {
+				from = append(from, i)
+			} else {
+				from = append(from, -1)
+			}
+		}
+		for i, n := range names {
+			if !declared[n] {
+				rescued = append(rescued, i)
+			}
+		}
+		cols = append(cols, ColRescued)
+	}
 	tmp, err := os.CreateTemp("", "rcmlake-landing-*.jsonl")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
+	defer tmp.Close()
+	w := bufio.NewWriterSize(tmp, 1<<20)
 	enc := json.NewEncoder(w)
-	var rejects []Reject
+	rej, err := newRejectWriter(key)
+	if err != nil {
+		return err
+	}
+	defer rej.discard()
 	rec := map[string]any{}
+	extra := map[string]string{}
 	for {
 		fields, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
 		}
 		line, _ := r.FieldPos(0)
 		lg.RowsRead++
@@ -229,8 +292,8 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 		switch {
 		case err != nil:
 			reason = err.Error()
-		case len(fields) != len(cols):
-			reason = fmt.Sprintf("%d fields, the header has %d", len(fields), len(cols))
+		case len(fields) != len(names):
+			reason = fmt.Sprintf("%d fields, the header has %d", len(fields), len(names))
 		}
 		if reason == "" {
 			for _, f := range fields {
@@ -241,7 +304,9 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 			}
 		}
 		if reason != "" {
-			rejects = append(rejects, Reject{File: key, Line: line, Reason: reason, Raw: strings.ToValidUTF8(strings.Join(fields, ","), "\uFFFD")})
+			if werr := rej.add(Reject{File: key, Line: line, Reason: reason, Raw: strings.ToValidUTF8(strings.Join(fields, ","), "\uFFFD")}); werr != nil {
+				return werr
+			}
 			if err != nil && !errors.Is(err, csv.ErrFieldCount) {
 				var pe *csv.ParseError
 				if !errors.As(err, &pe) {
@@ -251,7 +316,19 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 			continue
 		}
 		for i, c := range cols {
-			rec[c] = fields[i]
+			switch {
+			case c == ColRescued && len(rescued) > 0:
+				clear(extra)
+				for _, f := range rescued {
+					extra[header[f]] = fields[f]
+				}
+				b, _ := json.Marshal(extra)
+				rec[c] = string(b)
+			case c == ColRescued, from[i] < 0:
+				rec[c] = nil
+			default:
+				rec[c] = fields[from[i]]
+			}
 		}
 		if err := enc.Encode(rec); err != nil {
 			return err
@@ -261,8 +338,10 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	tmp.Close()
-	lg.RowsRejected = int64(len(rejects))
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	lg.RowsRejected = rej.n
 	if lg.NumberOfRowsCopied+lg.RowsRejected != lg.RowsRead {
 		return fmt.Errorf("%s: %d rows read, %d loaded and %d rejected do not add up", key, lg.RowsRead, lg.NumberOfRowsCopied, lg.RowsRejected)
 	}
@@ -273,12 +352,62 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 		return err
 	}
 	lg.Files = []string{out}
-	if len(rejects) > 0 {
-		data, _ := json.Marshal(rejects)
+	if rej.n > 0 {
 		lg.RejectsFile = "bronze/_rejects/" + base + "/" + name + ".json"
-		if err := in.Lake.Store.Put(ctx, lg.RejectsFile, bytes.NewReader(data)); err != nil {
+		if err := rej.upload(ctx, in.Lake.Store, lg.RejectsFile); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// rejectWriter streams rejected rows to a temporary JSON array file, so a file full of bad
+// rows costs disk, not memory.
+type rejectWriter struct {
+	f *os.File
+	w *bufio.Writer
+	n int64
+}
+
+func newRejectWriter(key string) (*rejectWriter, error) {
+	f, err := os.CreateTemp("", "rcmlake-rejects-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return &rejectWriter{f: f, w: bufio.NewWriter(f)}, nil
+}
+
+func (r *rejectWriter) add(x Reject) error {
+	sep := ","
+	if r.n == 0 {
+		sep = "["
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		return err
+	}
+	r.n++
+	if _, err := r.w.WriteString(sep); err != nil {
+		return err
+	}
+	_, err = r.w.Write(b)
+	return err
+}
+
+func (r *rejectWriter) upload(ctx context.Context, st lake.Storage, key string) error {
+	if _, err := r.w.WriteString("]"); err != nil {
+		return err
+	}
+	if err := r.w.Flush(); err != nil {
+		return err
+	}
+	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return st.Put(ctx, key, r.f)
+}
+
+func (r *rejectWriter) discard() {
+	r.f.Close()
+	os.Remove(r.f.Name())
 }

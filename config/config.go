@@ -141,8 +141,12 @@ type LandingFile struct {
 	Datasource string           `yaml:"datasource,omitempty"` // e.g. hos-a
 	Table      string           `yaml:"table,omitempty"`      // bronze table, e.g. claims
 	Format     string           `yaml:"format,omitempty"`     // csv (default)
-	Columns    []ExpectedColumn `yaml:"columns,omitempty"`    // expected columns; unknown ones are rescued
-	Active     *bool            `yaml:"active,omitempty"`
+	Columns    []ExpectedColumn `yaml:"columns,omitempty"`    // the file's columns, by name in any order
+	// ExtraColumns says what happens to a column that Columns does not name: rescue (the
+	// default) keeps its values in the _rescued_data JSON column; keep lands it as a column.
+	// A rule without Columns keeps every column.
+	ExtraColumns string `yaml:"extra_columns,omitempty"`
+	Active       *bool  `yaml:"active,omitempty"`
 }
 
 // IsActive reports whether the files load; a missing flag means yes.

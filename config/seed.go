@@ -135,7 +135,7 @@ func addSeedModel(cfg *Config) {
 		hospitals = append(hospitals, SeedHospital{Datasource: db.Datasource, Style: style, ProviderPrefix: fmt.Sprintf("H%d-", i+1)})
 		cfg.Sources.Landing.Files = append(cfg.Sources.Landing.Files, LandingFile{
 			Pattern: fmt.Sprintf("claims/hospital%d_*.csv", i+1), Datasource: db.Datasource, Table: "claims",
-			Columns: []ExpectedColumn{{Name: "ClaimID", Required: true}, {Name: "TransactionID", Required: true}, {Name: "ClaimStatus", Required: true}},
+			Columns: SeedClaimsColumns(),
 		})
 	}
 	cfg.Sources.Landing.Files = append(cfg.Sources.Landing.Files, LandingFile{Pattern: "cptcodes/*.csv", Datasource: "ref", Table: "cpt_codes"})

@@ -93,6 +93,19 @@ func SeedEntities(hospitals []SeedHospital) []Entity {
 	return out
 }
 
+// SeedClaimsColumns are the columns of the seed's monthly claims files. ClaimID,
+// TransactionID and ClaimStatus are required; a column not named here lands in the rescued
+// data column.
+func SeedClaimsColumns() []ExpectedColumn {
+	var out []ExpectedColumn
+	for _, c := range []string{"ClaimID", "TransactionID", "PatientID", "EncounterID", "ProviderID", "DeptID", "ServiceDate",
+		"ClaimDate", "PayorID", "ClaimAmount", "PaidAmount", "ClaimStatus", "PayorType", "Deductible", "Coinsurance", "Copay",
+		"InsertDate", "ModifiedDate"} {
+		out = append(out, ExpectedColumn{Name: c, Required: c == "ClaimID" || c == "TransactionID" || c == "ClaimStatus"})
+	}
+	return out
+}
+
 // SeedRoles are the default roles: who may read which layers, and who sees PHI.
 func SeedRoles() []Role {
 	return []Role{

@@ -255,6 +255,9 @@ func (k *checker) landing(ds map[string]bool) {
 		if f.Format != "csv" {
 			k.at(f.Pos, "landing pattern %q: format %q: only csv is supported", f.Pattern, f.Format)
 		}
+		if !oneOf(f.ExtraColumns, "", "rescue", "keep") {
+			k.at(f.Pos, "landing pattern %q: extra_columns %q: want rescue or keep", f.Pattern, f.ExtraColumns)
+		}
 		for _, c := range f.Columns {
 			if c.Name == "" {
 				k.at(f.Pos, "landing pattern %q: a column has no name", f.Pattern)

@@ -38,7 +38,9 @@ func Config(m *Manifest) *config.Config {
 		cfg.Sources.EMR = append(cfg.Sources.EMR, db)
 		cfg.Sources.Landing.Files = append(cfg.Sources.Landing.Files, config.LandingFile{
 			Pattern: "claims/" + h.ClaimsFile + "*.csv", Datasource: h.Code, Table: "claims",
-			Columns: []config.ExpectedColumn{{Name: "ClaimID", Required: true}, {Name: "TransactionID", Required: true}, {Name: "ClaimStatus", Required: true}},
+			// The seed's columns plus the richer feed's allowed amount, paid date and denial reason.
+			Columns: append(config.SeedClaimsColumns(), config.ExpectedColumn{Name: "AllowedAmount"}, config.ExpectedColumn{Name: "PaidDate"},
+				config.ExpectedColumn{Name: "DenialReason"}),
 		})
 		hospitals = append(hospitals, config.SeedHospital{Datasource: h.Code, Style: h.Style, ProviderPrefix: h.ProvPrefix})
 	}
