@@ -4,88 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rcmlake/rcmlake/secrets"
+	"github.com/rcmlake/rcmlake/secrets/secretstest"
 )
 
-const testToken = "hvs.CAESIFakeTokenForRcmlakeTests0001"
+const testToken = secretstest.VaultToken
 
-// fakeVault speaks the KV v2 read contract: GET /v1/<mount>/data/<path> with X-Vault-Token;
-// 200 with data.data and data.metadata, 404 {"errors":[]} for a missing path, 404 with
-// deletion_time for a deleted current version, 403 {"errors":["permission denied"]} for a bad
-// token or a path outside the token's policy.
-type fakeVault struct {
-	mu      sync.Mutex
-	mount   string
-	kv      map[string]map[string]any
-	deleted map[string]bool
-	denied  map[string]bool
-	reads   map[string]int
-	tokens  []string
-}
-
-func (v *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	v.tokens = append(v.tokens, r.Header.Get("X-Vault-Token"))
-	prefix := "/v1/" + v.mount + "/data/"
-	if r.Header.Get("X-Vault-Token") != testToken {
-		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprint(w, `{"errors":["permission denied"]}`)
-		return
-	}
-	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, prefix) {
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(w, `{"errors":["no handler for route %q. route entry not found."]}`, r.URL.Path)
-		return
-	}
-	p := strings.TrimPrefix(r.URL.Path, prefix)
-	v.reads[p]++
-	switch {
-	case v.denied[p]:
-		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprint(w, `{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`)
-	case v.deleted[p]:
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"request_id":"d1","lease_id":"","renewable":false,"lease_duration":0,"data":{"data":null,"metadata":{"created_time":"2026-01-01T00:00:00Z","custom_metadata":null,"deletion_time":"2026-02-01T00:00:00Z","destroyed":false,"version":2}},"wrap_info":null,"warnings":null,"auth":null}`)
-	case v.kv[p] != nil:
-		json.NewEncoder(w).Encode(map[string]any{
-			"request_id": "r1", "lease_id": "", "renewable": false, "lease_duration": 0,
-			"data": map[string]any{"data": v.kv[p], "metadata": map[string]any{
-				"created_time": "2026-01-01T00:00:00Z", "custom_metadata": nil, "deletion_time": "", "destroyed": false, "version": 3}},
-			"wrap_info": nil, "warnings": nil, "auth": nil,
-		})
-	default:
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"errors":[]}`)
-	}
-}
-
-func startVault(t *testing.T) (*fakeVault, string) {
-	v := &fakeVault{
-		mount: "kv-prod",
-		kv: map[string]map[string]any{
-			"rcmlake":        {"emr-hospital-a-dsn": "postgres://emr:Vault-Pa55-A@db-a:5432/emr", "npi-client-secret": "vault-npi-s3cret-42", "port": json.Number("5432")},
-			"emr/hospital-b": {"dsn": "sqlserver://emr:Vault-Pa55-B@db-b:1433?database=emr"},
-		},
-		deleted: map[string]bool{"old/retired": true},
-		denied:  map[string]bool{"payroll": true},
-		reads:   map[string]int{},
-	}
-	srv := httptest.NewServer(v)
-	t.Cleanup(srv.Close)
-	return v, srv.URL
+func startVault(t *testing.T) (*secretstest.Vault, string) {
+	v := secretstest.StartVault(t, "kv-prod", map[string]map[string]any{
+		"rcmlake":        {"emr-hospital-a-dsn": "postgres://emr:Vault-Pa55-A@db-a:5432/emr", "npi-client-secret": "vault-npi-s3cret-42", "port": json.Number("5432")},
+		"emr/hospital-b": {"dsn": "sqlserver://emr:Vault-Pa55-B@db-b:1433?database=emr"},
+	})
+	v.Deleted["old/retired"] = true
+	v.Denied["payroll"] = true
+	return v, v.URL
 }
 
 func TestVaultProvider(t *testing.T) {
@@ -107,13 +46,13 @@ func TestVaultProvider(t *testing.T) {
 			t.Errorf("Lookup(%q) = %q, %v", name, got, err)
 		}
 	}
-	if v.reads["rcmlake"] != 1 || v.reads["emr/hospital-b"] != 1 {
-		t.Errorf("reads %v: each KV secret should be read once within the TTL", v.reads)
+	if v.Reads["rcmlake"] != 1 || v.Reads["emr/hospital-b"] != 1 {
+		t.Errorf("reads %v: each KV secret should be read once within the TTL", v.Reads)
 	}
 	now = now.Add(2 * time.Minute)
 	p.Lookup(ctx, "npi-client-secret")
-	if v.reads["rcmlake"] != 2 {
-		t.Errorf("after the TTL the secret was read %d times, want 2", v.reads["rcmlake"])
+	if v.Reads["rcmlake"] != 2 {
+		t.Errorf("after the TTL the secret was read %d times, want 2", v.Reads["rcmlake"])
 	}
 
 	for name, want := range map[string]string{
@@ -135,7 +74,7 @@ func TestVaultProvider(t *testing.T) {
 	if _, err := p.Lookup(ctx, "port"); err == nil || !strings.Contains(err.Error(), "not a string") {
 		t.Errorf("non-string field: %v", err)
 	}
-	for _, tok := range v.tokens {
+	for _, tok := range v.Tokens {
 		if tok != testToken {
 			t.Fatalf("request with token %q", tok)
 		}
@@ -206,7 +145,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		errs = append(errs, r.Redact(errors.New("login failed for "+val).Error()))
 	}
 	all := out.String() + strings.Join(errs, "\n")
-	for _, kv := range v.kv {
+	for _, kv := range v.KV {
 		for _, val := range kv {
 			if s, ok := val.(string); ok && len(s) > 4 && strings.Contains(all, s) {
 				t.Errorf("secret value %q in output:\n%s", s, all)
