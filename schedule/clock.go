@@ -21,11 +21,12 @@ type Timer interface {
 	Stop() bool
 }
 
-// RealClock is the wall clock.
+// RealClock is the wall clock, in UTC: cron expressions mean UTC unless they start with
+// CRON_TZ=Zone, whatever the host's time zone.
 type RealClock struct{}
 
 // Now implements Clock.
-func (RealClock) Now() time.Time { return time.Now() }
+func (RealClock) Now() time.Time { return time.Now().UTC() }
 
 // NewTimer implements Clock.
 func (RealClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }

@@ -223,6 +223,21 @@ func (s *Service) init() error {
 	if len(s.entries) == 0 && s.landing == nil {
 		return errors.New("schedule: nothing to do: no schedules and no landing trigger in the config")
 	}
+	// Every series exists from the start, so dashboards and alerts see zeros, not gaps.
+	labels := []string{}
+	for n := range s.entries {
+		labels = append(labels, n)
+	}
+	if s.landing != nil {
+		labels = append(labels, LandingName)
+	}
+	for _, n := range labels {
+		firesTotal.WithLabelValues(n)
+		failuresTotal.WithLabelValues(n)
+		skippedTotal.WithLabelValues(n, "busy")
+		skippedTotal.WithLabelValues(n, "claimed")
+		running.WithLabelValues(n)
+	}
 	return nil
 }
 
@@ -289,15 +304,7 @@ func (s *Service) catchUp(e *entry, now time.Time) {
 		return
 	}
 	e.lastFire = ps.LastFire
-	var latest time.Time
-	missed := 0
-	for t := e.cron.Next(ps.Through); !t.IsZero() && !t.After(now); t = e.cron.Next(t) {
-		latest = t
-		missed++
-		if missed > 1_000_000 {
-			break
-		}
-	}
+	latest, missed := lastDue(e.cron, ps.Through, now)
 	e.next = e.cron.Next(now)
 	if missed == 0 {
 		return
@@ -312,6 +319,23 @@ func (s *Service) catchUp(e *entry, now time.Time) {
 		"schedule", name, "missed", missed, "since", ps.Through.UTC().Format(time.RFC3339))
 	ps.Through = latest
 	s.state.Schedules[name] = ps
+}
+
+// lastDue returns the latest instant of c in (after, now] and how many there are (counted up
+// to a point: a per-second schedule over a long outage is not walked instant by instant).
+func lastDue(c cron.Schedule, after, now time.Time) (latest time.Time, n int) {
+	for t := c.Next(after); !t.IsZero() && !t.After(now); t = c.Next(t) {
+		latest = t
+		n++
+		if n == 10_000 {
+			// Skip ahead: the latest instant is within the last day for anything this frequent.
+			if j := c.Next(now.Add(-24 * time.Hour)); j.After(t) && !j.After(now) {
+				t = j
+				latest = j
+			}
+		}
+	}
+	return latest, n
 }
 
 func (s *Service) nextWakeLocked() time.Time {
@@ -342,10 +366,7 @@ func (s *Service) tick(ctx context.Context, now time.Time) {
 			continue
 		}
 		// If the process was suspended past several instants, the latest one stands for all.
-		at := e.next
-		for t := e.cron.Next(at); !t.IsZero() && !t.After(now); t = e.cron.Next(t) {
-			at = t
-		}
+		at, _ := lastDue(e.cron, e.next.Add(-time.Nanosecond), now)
 		e.next = e.cron.Next(now)
 		if e.pending {
 			e.skipped++

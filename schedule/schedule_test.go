@@ -501,3 +501,20 @@ func TestServiceRefusesBadSchedules(t *testing.T) {
 		}
 	}
 }
+
+func TestLastDue(t *testing.T) {
+	every, _ := ParseCron("* * * * * *")
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	latest, n := lastDue(every, now.Add(-40*24*time.Hour), now)
+	if !latest.Equal(now) || n < 10_000 {
+		t.Fatalf("per-second over 40 days: latest %v after %d", latest, n)
+	}
+	monthly, _ := ParseCron("@monthly")
+	latest, n = lastDue(monthly, time.Date(2025, 11, 15, 0, 0, 0, 0, time.UTC), now)
+	if !latest.Equal(now) || n != 4 { // Dec 1, Jan 1, Feb 1, Mar 1
+		t.Fatalf("monthly: latest %v, %d instants", latest, n)
+	}
+	if latest, n = lastDue(monthly, now, now.Add(time.Hour)); !latest.IsZero() || n != 0 {
+		t.Fatalf("nothing due: %v %d", latest, n)
+	}
+}
