@@ -82,13 +82,10 @@ func (f *FakeClock) Now() time.Time {
 func (f *FakeClock) NewTimer(d time.Duration) Timer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := &fakeTimer{f: f, deadline: f.now.Add(d), ch: make(chan time.Time, 1), active: true}
-	if d <= 0 {
-		t.active = false
-		t.ch <- f.now
-	} else {
-		f.timers = append(f.timers, t)
-	}
+	// A timer that is already due (d <= 0) fires at the next Advance, like any other, so
+	// that nothing happens between Advance calls and tests stay deterministic.
+	t := &fakeTimer{f: f, deadline: f.now.Add(max(d, 0)), ch: make(chan time.Time, 1), active: true}
+	f.timers = append(f.timers, t)
 	f.created++
 	f.cond.Broadcast()
 	return t
