@@ -25,7 +25,12 @@ type Config struct {
 	// Governance says which columns are PHI and how they are masked.
 	Governance Governance `yaml:"governance,omitempty"`
 	Serve      Serve      `yaml:"serve,omitempty"`
-	file       string     // where it was loaded from, for messages
+	// Secrets chooses the providers of ${secret:...} references.
+	Secrets Secrets `yaml:"secrets,omitempty"`
+	// Schedules and LandingTrigger drive `rcmlake schedule`.
+	Schedules      []Schedule     `yaml:"schedules,omitempty"`
+	LandingTrigger LandingTrigger `yaml:"landing_trigger,omitempty"`
+	file           string         // where it was loaded from, for messages
 }
 
 // Lake says where the lakehouse lives.

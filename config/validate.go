@@ -94,6 +94,8 @@ func (c *Config) validate() Problems {
 	k.silver(datasources)
 	k.roles()
 	k.governance()
+	k.secrets()
+	k.schedules()
 	return k.probs
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,6 +40,26 @@ type Resolver struct {
 // NewResolver returns a resolver that asks the providers in order.
 func NewResolver(providers ...Provider) *Resolver {
 	return &Resolver{providers: providers, seen: map[string]bool{}}
+}
+
+// SetProviders replaces the providers asked for ${secret:...}, keeping every value already
+// handed out for redaction. The CLI builds its resolver before it has read the config, and
+// switches to the config's providers (secrets.providers) once it has.
+func (r *Resolver) SetProviders(providers ...Provider) {
+	r.mu.Lock()
+	r.providers = providers
+	r.mu.Unlock()
+}
+
+// ProviderNames lists the providers in the order they are asked, for messages.
+func (r *Resolver) ProviderNames() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, len(r.providers))
+	for i, p := range r.providers {
+		out[i] = p.Name()
+	}
+	return out
 }
 
 // Resolve expands every reference in s. A reference that cannot be resolved is an error that
@@ -77,7 +98,10 @@ func (r *Resolver) lookup(ctx context.Context, kind, name string) (string, error
 		return strings.TrimRight(string(data), "\r\n"), nil
 	}
 	var asked []string
-	for _, p := range r.providers {
+	r.mu.Lock()
+	providers := r.providers
+	r.mu.Unlock()
+	for _, p := range providers {
 		v, err := p.Lookup(ctx, name)
 		if err == nil {
 			return v, nil
@@ -96,6 +120,12 @@ func (r *Resolver) remember(v string) {
 	}
 	r.mu.Lock()
 	r.seen[v] = true
+	// The forms a value takes inside URLs and DSNs that errors quote, too.
+	for _, e := range []string{url.QueryEscape(v), url.PathEscape(v), url.UserPassword("u", v).String()[2:]} {
+		if e != v && e != "" {
+			r.seen[e] = true
+		}
+	}
 	r.mu.Unlock()
 }
 

@@ -58,3 +58,36 @@ func TestRedactingHandler(t *testing.T) {
 		t.Fatalf("nothing redacted: %s", buf.String())
 	}
 }
+
+type mapProvider map[string]string
+
+func (m mapProvider) Name() string { return "map" }
+func (m mapProvider) Lookup(_ context.Context, name string) (string, error) {
+	if v, ok := m[name]; ok {
+		return v, nil
+	}
+	return "", ErrNotFound
+}
+
+func TestSetProvidersKeepsRedactionAndEscapedForms(t *testing.T) {
+	r := NewResolver(mapProvider{"a": "pa ss/w0rd&x=1"})
+	ctx := context.Background()
+	if _, err := r.Resolve(ctx, "${secret:a}"); err != nil {
+		t.Fatal(err)
+	}
+	r.SetProviders(mapProvider{"b": "second-s3cret"})
+	if got := r.ProviderNames(); len(got) != 1 || got[0] != "map" {
+		t.Fatalf("providers %v", got)
+	}
+	if _, err := r.Resolve(ctx, "${secret:a}"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("old provider still asked: %v", err)
+	}
+	if _, err := r.Resolve(ctx, "${secret:b}"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"pa ss/w0rd&x=1", "pa+ss%2Fw0rd%26x%3D1", "pa%20ss%2Fw0rd&x=1", "postgres://u:pa%20ss%2Fw0rd&x=1@h/db", "second-s3cret"} {
+		if got := r.Redact("err: " + s); strings.Contains(got, "w0rd") || strings.Contains(got, "s3cret") {
+			t.Errorf("Redact(%q) = %q", s, got)
+		}
+	}
+}

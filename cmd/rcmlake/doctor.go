@@ -20,6 +20,7 @@ import (
 	"github.com/rcmlake/rcmlake/lake"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
+	"github.com/rcmlake/rcmlake/secrets/secretsconfig"
 	"github.com/rcmlake/rcmlake/source/sqldb"
 )
 
@@ -56,13 +57,18 @@ folders have free disk. Exits 1 when any check fails.`,
 				return doctorResult(fs)
 			}
 			add("ok", "config", fmt.Sprintf("%s: %d EMR databases, %d silver entities", cfg.File(), len(cfg.Sources.EMR), len(cfg.Silver.Entities)), "")
+			if err := secretsconfig.Configure(ctx, resolver, cfg, secretsconfig.Options{}); err != nil {
+				add("fail", "secret providers", resolver.Redact(err.Error()), "fix secrets: in the config, or provide the address and credentials the error names")
+				return doctorResult(fs)
+			}
+			add("ok", "secret providers", strings.Join(resolver.ProviderNames(), ", "), "")
 
 			// Secrets: every reference in the config must resolve.
 			secretsOK := true
 			for _, ref := range configRefs(cfg) {
 				if _, err := resolver.Resolve(ctx, ref.value); err != nil {
 					secretsOK = false
-					add("fail", "secret "+ref.where, resolver.Redact(err.Error()), "provide it as the environment variable or secret file the error names")
+					add("fail", "secret "+ref.where, resolver.Redact(err.Error()), "provide it through one of the providers the error names (secrets.providers in the config)")
 				}
 			}
 			if secretsOK {

@@ -18,7 +18,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/secrets"
+	"github.com/rcmlake/rcmlake/secrets/secretsconfig"
 )
 
 // Exit codes.
@@ -52,13 +54,27 @@ var (
 	resolver = newResolver()
 )
 
-// newResolver asks the environment first, then mounted secret files.
+// newResolver asks the environment first, then mounted secret files, until a config is
+// loaded: loadConfig then switches it to the config's providers (secrets.providers).
 func newResolver() *secrets.Resolver {
 	dir := os.Getenv("RCMLAKE_SECRETS_DIR")
 	if dir == "" {
 		dir = "/run/secrets"
 	}
 	return secrets.NewResolver(secrets.Env{}, secrets.Dir(dir))
+}
+
+// loadConfig reads and validates the config and switches the resolver to the secret providers
+// it names (env, file, Azure Key Vault, HashiCorp Vault), keeping what it has redacted so far.
+func loadConfig(ctx context.Context, path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := secretsconfig.Configure(ctx, resolver, cfg, secretsconfig.Options{}); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // register adds a subcommand builder; called from init functions of the command files.

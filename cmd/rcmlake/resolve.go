@@ -27,7 +27,7 @@ func openTable(ctx context.Context, arg string) (*tableRef, error) {
 		if err != nil {
 			return nil, usageError{err}
 		}
-		cfg, err := config.Load(gflags.configPath)
+		cfg, err := loadConfig(ctx, gflags.configPath)
 		if err != nil {
 			return nil, fmt.Errorf("%s names a catalog table, which needs the config: %w", arg, err)
 		}
@@ -71,7 +71,7 @@ func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z")
 
 // openLake loads the config and opens its lake, for the commands that work on the pipeline.
 func openLake(ctx context.Context) (*config.Config, *lakehouse.Lakehouse, error) {
-	cfg, err := config.Load(gflags.configPath)
+	cfg, err := loadConfig(ctx, gflags.configPath)
 	if err != nil {
 		return nil, nil, err
 	}
