@@ -41,7 +41,10 @@ type Server struct {
 	TokenRefresh  time.Duration // how often revoked tokens are noticed; default 10s
 	QueryTimeout  time.Duration // per SQL endpoint query; default 30s
 	MaxBody       int64         // request body limit; default 1 MiB
-	Log           *slog.Logger
+	// Metrics serves Prometheus metrics on /metrics to any signed-in principal (a scraper
+	// presents an API token); nil: no /metrics.
+	Metrics http.Handler
+	Log     *slog.Logger
 
 	tls      bool
 	sessions sessions
@@ -112,6 +115,9 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/quality", s.apiQuality)
 	api("GET /api/quality/{table}/rows", s.apiQualityRows)
 	api("POST /api/sql", s.apiSQL)
+	if s.Metrics != nil {
+		api("GET /metrics", func(w http.ResponseWriter, r *http.Request, _ access.Principal) { s.Metrics.ServeHTTP(w, r) })
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
@@ -57,6 +58,8 @@ for the run in progress to stop cleanly; resume it with rcmlake run --from-failu
 			if err != nil {
 				return err
 			}
+			lakeMetrics.Use(lh)
+			defer lakeMetrics.Use(nil)
 			stopMetrics, err := serveMetrics(listen, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -158,6 +161,12 @@ func (r *pipelineRunner) Run(ctx context.Context, name, selection, trigger strin
 		return out.Err()
 	}
 }
+
+// lakeMetrics reports the state of the lake a long-running command has open (watermark lag,
+// load age, quality) next to the pipeline's and scheduler's own metrics.
+var lakeMetrics = &pipeline.LakeCollector{CacheFor: 15 * time.Second}
+
+func init() { prometheus.MustRegister(lakeMetrics) }
 
 // serveMetrics serves the default Prometheus registry (pipeline and scheduler metrics) on
 // /metrics; the returned function shuts the server down.

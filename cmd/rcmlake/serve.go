@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/rcmlake/rcmlake/access"
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/lakehouse"
@@ -96,7 +98,9 @@ audit.access_log.`,
 					return usagef("--anonymous-role %q: no such role in %s", anon, cfg.File())
 				}
 			}
-			srv := &serve.Server{Reader: reader, AnonymousRole: anon, Log: slog.Default()}
+			lakeMetrics.Use(lh)
+			defer lakeMetrics.Use(nil)
+			srv := &serve.Server{Reader: reader, AnonymousRole: anon, Log: slog.Default(), Metrics: promhttp.Handler()}
 			if cfg.Serve.QueryTimeout != "" {
 				srv.QueryTimeout, _ = time.ParseDuration(cfg.Serve.QueryTimeout)
 			}
