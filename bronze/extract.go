@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // SQLDialect is what extraction needs to know of a database's SQL.
@@ -27,6 +28,15 @@ type Extractor struct {
 	Table     string    // as configured, optionally schema-qualified
 	Watermark string    // column; empty for a full load
 	Prev      Watermark // the last committed mark; zero for a first or full load
+	// Window, when set, takes the rows whose watermark is in [From, To) instead of those past
+	// Prev: a backfill of a period, which never moves the stored mark.
+	Window *Window
+}
+
+// Window is a backfill period over the watermark: [From, To).
+type Window struct {
+	From, To time.Time
+	Kind     string // how the watermark compares: "time", or "text" for ISO date strings
 }
 
 // markColumn carries the watermark expression next to the row; it never reaches bronze.
@@ -50,6 +60,16 @@ func (e *Extractor) Query() (string, []any, error) {
 	// value and the comparison always agree on type and format.
 	wm := e.Dialect.WatermarkExpr(e.Dialect.QuoteIdent(e.Watermark))
 	q := "SELECT *, " + wm + " AS " + e.Dialect.QuoteIdent(markColumn) + from
+	if w := e.Window; w != nil {
+		q += fmt.Sprintf(" WHERE %s >= %s AND %s < %s", wm, e.Dialect.Placeholder(1), wm, e.Dialect.Placeholder(2))
+		switch w.Kind {
+		case "time":
+			return q, []any{w.From, w.To}, nil
+		case "text":
+			return q, []any{w.From.Format("2006-01-02"), w.To.Format("2006-01-02")}, nil
+		}
+		return "", nil, fmt.Errorf("backfill of %s: its watermark %s holds %s values; a period needs dates or times", e.Table, e.Watermark, w.Kind)
+	}
 	if e.Prev.Value == "" {
 		return q, nil, nil
 	}
@@ -88,7 +108,11 @@ func (e *Extractor) Run(ctx context.Context, emit func(cols []*sql.ColumnType, v
 		}
 		cols = cols[:wmIdx]
 	}
-	filter := NewFilter(e.Prev)
+	prev := e.Prev
+	if e.Window != nil {
+		prev = Watermark{} // the window's rows are all taken, whatever was loaded before
+	}
+	filter := NewFilter(prev)
 	ptrs := make([]any, len(all))
 	for i := range all {
 		ptrs[i] = &all[i]

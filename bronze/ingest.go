@@ -71,7 +71,14 @@ type Options struct {
 	// FullRefresh reads incremental tables whole, ignoring their stored watermarks; the new
 	// marks are stored as usual.
 	FullRefresh bool
+	// Backfill, when set, makes incremental tables take the rows whose watermark falls in
+	// [From, To) again, without moving their stored marks (load type "backfill"); full tables
+	// load as usual. Silver then applies what changed and ignores what it already has.
+	Backfill *Period
 }
+
+// Period is a backfill window [From, To).
+type Period struct{ From, To time.Time }
 
 // Ingester loads the configured EMR tables into bronze.
 type Ingester struct {
@@ -223,6 +230,18 @@ func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Ta
 		wm = t.Watermark
 	}
 	ex := &Extractor{DB: conn, Dialect: dialect, Table: name, Watermark: wm, Prev: prev}
+	backfill := opts.Backfill != nil && t.Load == config.LoadIncremental
+	if backfill {
+		last, err := in.lastWatermark(ctx, db.Datasource, t.TargetName())
+		if err != nil {
+			return err
+		}
+		if last.Kind == "" {
+			return fmt.Errorf("backfill of %s.%s: the table has never loaded; run it once first", db.Datasource, t.TargetName())
+		}
+		ex.Window = &Window{From: opts.Backfill.From, To: opts.Backfill.To, Kind: last.Kind}
+		l.LoadType, l.OldWatermark = "backfill", opts.Backfill.From.Format("2006-01-02")
+	}
 
 	// Rows stream to a temporary JSON-lines file, so memory stays flat whatever the table's
 	// size; DuckDB then turns it into Parquet. Bronze keeps every value as the source's text.
@@ -258,6 +277,9 @@ func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Ta
 	}
 	l.RowsRead, l.NumberOfRowsCopied, l.RowsSkipped = st.Read, st.Kept, st.Skipped
 	l.NewWatermark = next.Value
+	if backfill {
+		l.NewWatermark = opts.Backfill.To.Format("2006-01-02")
+	}
 	if cols == nil {
 		cols, err = tableColumns(ctx, conn, dialect, name)
 		if err != nil {
@@ -270,7 +292,7 @@ func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Ta
 		return err
 	}
 	l.Files = []string{key}
-	if t.Load == config.LoadIncremental && t.TrackDeletes {
+	if t.Load == config.LoadIncremental && t.TrackDeletes && !backfill {
 		// An incremental load cannot see deletes; the source's full key list, taken after the
 		// rows, lets silver find the keys that vanished.
 		l.KeysFile = path.Dir(key) + "/keys.parquet"
@@ -278,7 +300,7 @@ func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Ta
 			return fmt.Errorf("primary keys for delete tracking: %w", err)
 		}
 	}
-	if t.Load == config.LoadIncremental {
+	if t.Load == config.LoadIncremental && !backfill {
 		state, _ := MarshalWatermark(next)
 		l.StateKey = fmt.Sprintf("bronze/_state/%s/%s/%s.json", db.Datasource, t.TargetName(), opts.RunID)
 		if err := in.Lake.Store.Put(ctx, l.StateKey, strings.NewReader(string(state))); err != nil {

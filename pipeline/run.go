@@ -31,11 +31,14 @@ type Options struct {
 	Select      []string // dbt-style task selection; empty runs everything
 	FromFailure bool     // resume the latest run that did not succeed
 	FullRefresh bool     // reread sources whole and rebuild silver from every bronze load
-	Trigger     string   // cli (default), schedule:<name>, landing
-	Workers     int      // override run.workers
-	Retries     *int     // override run.retries
-	LeaseTTL    time.Duration
-	OnEvent     func(TaskRun) // progress display; called from the run's goroutine
+	// Backfill reprocesses a period: incremental tables take the rows whose watermark falls in
+	// it again (their marks stay), then silver applies what changed and gold rebuilds.
+	Backfill *bronze.Period
+	Trigger  string // cli (default), schedule:<name>, landing, backfill
+	Workers  int    // override run.workers
+	Retries  *int   // override run.retries
+	LeaseTTL time.Duration
+	OnEvent  func(TaskRun) // progress display; called from the run's goroutine
 	// Sleep between retry attempts (tests).
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -46,7 +49,7 @@ type Options struct {
 func Plan(o *Options, runID string) (*DAG, error) {
 	cfg, lh := o.Config, o.Lake
 	in := &bronze.Ingester{Config: cfg, Lake: lh, Resolver: o.Resolver, Log: o.Log}
-	bopts := bronze.Options{RunID: runID, FullRefresh: o.FullRefresh}
+	bopts := bronze.Options{RunID: runID, FullRefresh: o.FullRefresh, Backfill: o.Backfill}
 	var tasks []*Task
 	ids := map[string]bool{}
 	add := func(t *Task) {
@@ -202,6 +205,9 @@ func ConfigHash(cfg *config.Config) string {
 func Run(ctx context.Context, o Options) (Outcome, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.Trigger == "" && o.Backfill != nil {
+		o.Trigger = "backfill:" + o.Backfill.From.Format("2006-01-02") + ".." + o.Backfill.To.Format("2006-01-02")
 	}
 	if o.Trigger == "" {
 		o.Trigger = "cli"

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rcmlake/rcmlake/bronze"
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
@@ -29,6 +30,7 @@ func newRunCmd() *cobra.Command {
 	var o pipeline.Options
 	var dryRun bool
 	var retries int
+	var from, to string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the pipeline end to end: sources to bronze, silver, gold and KPIs, as a DAG of tasks",
@@ -41,12 +43,18 @@ Select tasks as dbt does: --select silver.patients (one task), 'bronze.hos-a.*' 
 +gold.fact_claim (it and everything upstream), silver.patients+ (it and everything downstream).
 Ctrl-C or SIGTERM stops cleanly: every table stays at a committed version; resume with
 --from-failure, which redoes only what did not finish. Runs on one lake take turns through a
-lease in the lake.`,
+lease in the lake.
+
+--from and --to (months 2024-01, or days 2024-01-15, both inclusive) backfill a period, as a
+tumbling-window trigger does: incremental source tables take the rows whose watermark falls in
+the period again, without moving their stored marks; silver applies whatever changed (rows it
+already holds are ignored) and gold rebuilds.`,
 		Example: `  rcmlake run
   rcmlake run --dry-run
   rcmlake run --select 'bronze.hos-a.*+'
   rcmlake run --from-failure
-  rcmlake run --full-refresh --select +silver.patients`,
+  rcmlake run --full-refresh --select +silver.patients
+  rcmlake run --from 2024-01 --to 2024-06`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -57,6 +65,16 @@ lease in the lake.`,
 			defer lh.Close()
 			if cmd.Flags().Changed("retries") {
 				o.Retries = &retries
+			}
+			if from != "" || to != "" {
+				p, err := parsePeriod(from, to)
+				if err != nil {
+					return err
+				}
+				if o.FullRefresh || o.FromFailure {
+					return usagef("--from/--to backfill a period; they do not combine with --full-refresh or --from-failure")
+				}
+				o.Backfill = p
 			}
 			if dryRun {
 				return printPlan(cmd.OutOrStdout(), cfg, lh, &o)
@@ -75,6 +93,8 @@ lease in the lake.`,
 	f.BoolVar(&o.FromFailure, "from-failure", false, "resume the latest run that did not succeed, redoing only what did not finish")
 	f.BoolVar(&o.FullRefresh, "full-refresh", false, "reread sources whole and rebuild silver from every bronze load")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan (tasks in waves, with dependencies) and stop")
+	f.StringVar(&from, "from", "", "backfill from this month (2024-01) or day (2024-01-15), inclusive")
+	f.StringVar(&to, "to", "", "backfill up to this month or day, inclusive")
 	f.IntVar(&o.Workers, "workers", 0, "tasks at once (default run.workers, else 4)")
 	f.IntVar(&retries, "retries", 2, "attempts after a failure (default run.retries, else 2)")
 	return cmd
@@ -352,4 +372,39 @@ func printTimeline(w io.Writer, tasks []pipeline.TaskRun, width int) {
 		}
 		fmt.Fprintf(w, "%-*s |%s%s%s| %s\n", name, t.Task, strings.Repeat(" ", from), strings.Repeat(mark, to-from), strings.Repeat(" ", width-to), t.Finished.Sub(t.Started).Round(time.Millisecond))
 	}
+}
+
+// parsePeriod reads --from/--to: months (2024-01) or days (2024-01-15), both inclusive, as
+// the half-open period [from, day after to).
+func parsePeriod(from, to string) (*bronze.Period, error) {
+	if from == "" || to == "" {
+		return nil, usagef("give both --from and --to (e.g. --from 2024-01 --to 2024-06)")
+	}
+	parse := func(flag, s string, end bool) (time.Time, error) {
+		if t, err := time.Parse("2006-01", s); err == nil {
+			if end {
+				return t.AddDate(0, 1, 0), nil
+			}
+			return t, nil
+		}
+		if t, err := time.Parse("2006-01-02", s); err == nil {
+			if end {
+				return t.AddDate(0, 0, 1), nil
+			}
+			return t, nil
+		}
+		return time.Time{}, usagef("--%s %q: want a month (2024-01) or a day (2024-01-15)", flag, s)
+	}
+	f, err := parse("from", from, false)
+	if err != nil {
+		return nil, err
+	}
+	t, err := parse("to", to, true)
+	if err != nil {
+		return nil, err
+	}
+	if !f.Before(t) {
+		return nil, usagef("--from %s is after --to %s", from, to)
+	}
+	return &bronze.Period{From: f, To: t}, nil
 }
