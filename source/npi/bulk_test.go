@@ -277,4 +277,3 @@ func BenchmarkReadBulk(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "rows/s")
 }
-
