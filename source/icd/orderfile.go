@@ -52,10 +52,10 @@ func ParseOrderLine(line string) (Code, error) {
 	default:
 		return Code{}, fmt.Errorf("flag %q in column 15: want 0 (header) or 1 (billable)", line[14])
 	}
-	short := strings.TrimSpace(line[16:min(len(line), shortEnd)])
+	short := strings.TrimSpace(oneLine.Replace(line[16:min(len(line), shortEnd)]))
 	long := ""
 	if len(line) > shortEnd+1 {
-		long = strings.TrimSpace(line[shortEnd+1:])
+		long = strings.TrimSpace(oneLine.Replace(line[shortEnd+1:]))
 	}
 	if long == "" {
 		long = short
@@ -189,14 +189,18 @@ func WriteOrderFile(w io.Writer, codes []Code) error {
 		if short == "" {
 			return fmt.Errorf("order file: code %s has no title", c.Code)
 		}
-		fmt.Fprintf(bw, "%05d %-7s %c %-60s %s\r\n", order, nd, flag, short, long)
+		// pad by bytes, not runes (fmt's width counts runes): the layout is byte columns
+		fmt.Fprintf(bw, "%05d %-7s %c %s%s %s\r\n", order, nd, flag, short, strings.Repeat(" ", 60-len(short)), long)
 	}
 	return bw.Flush()
 }
 
+// oneLine works byte by byte, so that bytes of another encoding pass through unchanged.
+var oneLine = strings.NewReplacer("\r", " ", "\n", " ", "\t", " ")
+
 // clip cuts s to n bytes without splitting a UTF-8 sequence; titles are one line.
 func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.TrimSpace(oneLine.Replace(s))
 	if len(s) <= n {
 		return s
 	}
