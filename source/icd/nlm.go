@@ -30,10 +30,11 @@ const (
 
 // NLMOptions configure an NLM client.
 type NLMOptions struct {
-	BaseURL    string // the search endpoint; default DefaultNLMBaseURL
-	RatePerSec float64
-	Timeout    time.Duration
-	HTTP       *httpx.Client // optional; built from RatePerSec/Timeout when nil
+	BaseURL     string // the search endpoint; default DefaultNLMBaseURL
+	RatePerSec  float64
+	Timeout     time.Duration // per request attempt
+	MaxAttempts int           // per request, first included; default 5
+	HTTP        *httpx.Client // optional; built from RatePerSec/Timeout/MaxAttempts when nil
 }
 
 // NLM searches the NLM Clinical Tables ICD-10-CM table.
@@ -52,7 +53,7 @@ func NewNLM(o NLMOptions) (*NLM, error) {
 	}
 	hc := o.HTTP
 	if hc == nil {
-		hc = httpx.New(httpx.Options{RatePerSec: o.RatePerSec, Timeout: o.Timeout})
+		hc = httpx.New(httpx.Options{RatePerSec: o.RatePerSec, Timeout: o.Timeout, MaxAttempts: o.MaxAttempts})
 	}
 	return &NLM{base: o.BaseURL, http: hc}, nil
 }

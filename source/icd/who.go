@@ -41,8 +41,9 @@ type WHOOptions struct {
 	Language     string // Accept-Language; default en
 	Workers      int    // concurrent entity fetches of Walk; default 4
 	RatePerSec   float64
-	Timeout      time.Duration
-	HTTP         *httpx.Client    // optional; built from RatePerSec/Timeout when nil
+	Timeout      time.Duration    // per request attempt
+	MaxAttempts  int              // per request, first included; default 5
+	HTTP         *httpx.Client    // optional; built from RatePerSec/Timeout/MaxAttempts when nil
 	Now          func() time.Time // the token cache's clock; tests replace it
 }
 
@@ -87,7 +88,7 @@ func NewWHO(o WHOOptions) (*WHO, error) {
 	}
 	hc := o.HTTP
 	if hc == nil {
-		hc = httpx.New(httpx.Options{RatePerSec: o.RatePerSec, Burst: o.Workers, Timeout: o.Timeout})
+		hc = httpx.New(httpx.Options{RatePerSec: o.RatePerSec, Burst: o.Workers, Timeout: o.Timeout, MaxAttempts: o.MaxAttempts})
 	}
 	w := &WHO{base: base, lang: o.Language, workers: o.Workers, http: hc}
 	w.tokens = &tokenCache{now: o.Now, sem: make(chan struct{}, 1), fetch: func(ctx context.Context) (string, time.Duration, error) {

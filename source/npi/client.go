@@ -30,11 +30,12 @@ const (
 type Options struct {
 	// BaseURL is the registry endpoint. A file:// URL serves lookups and searches from a folder
 	// of recorded-format answers (see WriteFixtures and NewReplayHandler): the offline mode.
-	BaseURL    string
-	Workers    int     // concurrent lookups; default 4
-	RatePerSec float64 // requests per second; 0 means 5, negative means unlimited; ignored when HTTP is set
-	Timeout    time.Duration
-	HTTP       *httpx.Client // optional; built from RatePerSec/Timeout when nil
+	BaseURL     string
+	Workers     int           // concurrent lookups; default 4
+	RatePerSec  float64       // requests per second; 0 means 5, negative means unlimited; ignored when HTTP is set
+	Timeout     time.Duration // per request attempt
+	MaxAttempts int           // per request, first included; default 5
+	HTTP        *httpx.Client // optional; built from RatePerSec/Timeout/MaxAttempts when nil
 }
 
 // Client talks to the NPPES NPI Registry API v2.1.
@@ -61,9 +62,13 @@ func New(o Options) (*Client, error) {
 	}
 	hc := o.HTTP
 	if hc == nil {
-		ho := httpx.Options{RatePerSec: o.RatePerSec, Burst: o.Workers, Timeout: o.Timeout}
+		ho := httpx.Options{RatePerSec: o.RatePerSec, Burst: o.Workers, Timeout: o.Timeout, MaxAttempts: o.MaxAttempts}
 		if u.Scheme == "file" {
-			ho.Transport = replayTransport{NewReplayHandler(u.Path)}
+			dir := u.Path
+			if dir == "" {
+				dir = u.Opaque // file:relative/dir
+			}
+			ho.Transport = replayTransport{NewReplayHandler(dir)}
 			ho.RatePerSec = 0
 		}
 		hc = httpx.New(ho)
