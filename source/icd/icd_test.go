@@ -235,17 +235,32 @@ func nlmServer(t *testing.T, pageCap int, seen *[]url.Values) *httptest.Server {
 		mu.Lock()
 		*seen = append(*seen, q)
 		mu.Unlock()
-		body, ok := ex[q.Get("terms")]
-		if !ok {
-			w.Write([]byte(`[0,[],null,[]]`))
-			return
-		}
-		var raw []json.RawMessage
-		json.Unmarshal(body, &raw)
 		var codes []string
 		var display [][]string
-		json.Unmarshal(raw[1], &codes)
-		json.Unmarshal(raw[3], &display)
+		if body, ok := ex[q.Get("terms")]; ok {
+			var raw []json.RawMessage
+			json.Unmarshal(body, &raw)
+			json.Unmarshal(raw[1], &codes)
+			json.Unmarshal(raw[3], &display)
+		} else if q.Get("sf") == "code" { // a code search: prefix match over every documented row
+			seenCode := map[string]bool{}
+			for _, body := range ex {
+				var raw []json.RawMessage
+				var rows [][]string
+				json.Unmarshal(body, &raw)
+				json.Unmarshal(raw[3], &rows)
+				for _, r := range rows {
+					if strings.HasPrefix(strings.ToUpper(r[0]), strings.ToUpper(q.Get("terms"))) && !seenCode[r[0]] {
+						seenCode[r[0]] = true
+						codes = append(codes, r[0])
+						display = append(display, r)
+					}
+				}
+			}
+		}
+		if codes == nil {
+			codes, display = []string{}, [][]string{}
+		}
 		count, _ := strconv.Atoi(q.Get("count"))
 		offset, _ := strconv.Atoi(q.Get("offset"))
 		if count > NLMMaxCount || offset+count > NLMMaxWindow {
@@ -589,5 +604,38 @@ func TestSystemOf(t *testing.T) {
 		if rel != m[2] || (m[1] == "10") != (sys == ICD10) || (m[1] == "11") != (sys == ICD11) {
 			t.Errorf("%s: %s %s", id, sys, rel)
 		}
+	}
+}
+
+func TestNLMLookupAll(t *testing.T) {
+	var seen []url.Values
+	srv := nlmServer(t, 500, &seen)
+	defer srv.Close()
+	n, _ := NewNLM(NLMOptions{BaseURL: srv.URL})
+	page, _ := ParseNLM(nlmExamples(t)["A15"])
+	var in []string
+	want := map[string]Code{}
+	for _, c := range page.Codes {
+		in = append(in, c.Code, NoDot(c.Code)) // dotted and undotted are the same code
+		want[c.Code] = c
+	}
+	in = append(in, "Z99.89", "not-a-code")
+	got := map[string]LookupResult{}
+	if err := n.LookupAll(context.Background(), in, 3, func(r LookupResult) error {
+		got[r.Input] = r
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(page.Codes)+2 {
+		t.Fatalf("%d results, want %d (duplicates looked up once)", len(got), len(page.Codes)+2)
+	}
+	for _, c := range page.Codes {
+		if r := got[c.Code]; r.Err != nil || r.Code != want[c.Code] {
+			t.Errorf("%s: %+v", c.Code, r)
+		}
+	}
+	if !errors.Is(got["Z99.89"].Err, ErrNotFound) || !errors.Is(got["not-a-code"].Err, ErrInvalidCode) {
+		t.Errorf("unknown/invalid: %v / %v", got["Z99.89"].Err, got["not-a-code"].Err)
 	}
 }

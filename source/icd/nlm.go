@@ -3,14 +3,17 @@ package icd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rcmlake/rcmlake/internal/httpx"
+	"golang.org/x/sync/errgroup"
 )
 
 // NLM Clinical Tables ICD-10-CM search (https://clinicaltables.nlm.nih.gov/apidoc/icd10cm/v3/doc.html).
@@ -145,4 +148,72 @@ func (n *NLM) Search(ctx context.Context, terms string, max int, emit func(Code)
 	}
 	st.Capped = st.Results < st.Total
 	return st, nil
+}
+
+// Errors of NLM.Lookup about one code.
+var (
+	ErrNotFound    = errors.New("ICD-10-CM code not found")
+	ErrInvalidCode = errors.New("not an ICD-10-CM code")
+)
+
+// Lookup finds one ICD-10-CM code, dotted (E11.65) or not (E1165), by searching the code field
+// and keeping the exact match.
+func (n *NLM) Lookup(ctx context.Context, code string) (Code, error) {
+	want := Dotted(strings.ToUpper(strings.TrimSpace(code)))
+	if !isCode(NoDot(want)) {
+		return Code{}, fmt.Errorf("icd nlm lookup: %w %q", ErrInvalidCode, code)
+	}
+	v := url.Values{"terms": {want}, "sf": {"code"}, "df": {"code,name"}, "count": {strconv.Itoa(NLMMaxCount)}}
+	resp, err := n.http.Get(ctx, n.base+"?"+v.Encode(), http.Header{"Accept": {"application/json"}})
+	if err != nil {
+		return Code{}, fmt.Errorf("icd nlm lookup %s: %w", want, err)
+	}
+	page, err := ParseNLM(resp.Body)
+	if err != nil {
+		return Code{}, fmt.Errorf("icd nlm lookup %s: %w", want, err)
+	}
+	for _, c := range page.Codes {
+		if strings.EqualFold(c.Code, want) {
+			return c, nil
+		}
+	}
+	return Code{}, fmt.Errorf("icd nlm lookup %s: %w", want, ErrNotFound)
+}
+
+// LookupResult is the outcome for one code of LookupAll; Err is set for an unknown or malformed
+// code (a problem of that code, for bronze to record), with Code empty.
+type LookupResult struct {
+	Input string
+	Code  Code
+	Err   error
+}
+
+// LookupAll looks up every distinct code of codes, workers at a time (default 4), and calls emit
+// once per code from one goroutine at a time. It stops at the first error that is not about one
+// code (network, retries exhausted, the context, emit's own error).
+func (n *NLM) LookupAll(ctx context.Context, codes []string, workers int, emit func(LookupResult) error) error {
+	if workers <= 0 {
+		workers = 4
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	for _, in := range codes {
+		key := NoDot(strings.ToUpper(strings.TrimSpace(in)))
+		if seen[key] || ctx.Err() != nil {
+			continue
+		}
+		seen[key] = true
+		g.Go(func() error {
+			c, err := n.Lookup(ctx, in)
+			if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalidCode) {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			return emit(LookupResult{Input: in, Code: c, Err: err})
+		})
+	}
+	return g.Wait()
 }
