@@ -282,7 +282,7 @@ func TestNLMSearchPages(t *testing.T) {
 	var seen []url.Values
 	srv := nlmServer(t, 3, &seen)
 	defer srv.Close()
-	n, _ := NewNLM(NLMOptions{BaseURL: srv.URL + "/api/icd10cm/v3/search"})
+	n, _ := NewNLM(NLMOptions{BaseURL: srv.URL + "/api/icd10cm/v3/search", RatePerSec: -1})
 	ex := nlmExamples(t)
 	var want []Code
 	page, _ := ParseNLM(ex["tuberc"])
@@ -611,7 +611,7 @@ func TestNLMLookupAll(t *testing.T) {
 	var seen []url.Values
 	srv := nlmServer(t, 500, &seen)
 	defer srv.Close()
-	n, _ := NewNLM(NLMOptions{BaseURL: srv.URL})
+	n, _ := NewNLM(NLMOptions{BaseURL: srv.URL, RatePerSec: -1})
 	page, _ := ParseNLM(nlmExamples(t)["A15"])
 	var in []string
 	want := map[string]Code{}

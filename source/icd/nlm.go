@@ -26,15 +26,16 @@ import (
 
 // Defaults of the NLM client.
 const (
-	DefaultNLMBaseURL = "https://clinicaltables.nlm.nih.gov/api/icd10cm/v3/search"
-	NLMMaxCount       = 500
-	NLMMaxWindow      = 7500
+	DefaultNLMBaseURL    = "https://clinicaltables.nlm.nih.gov/api/icd10cm/v3/search"
+	DefaultNLMRatePerSec = 5 // a free public service: stay polite
+	NLMMaxCount          = 500
+	NLMMaxWindow         = 7500
 )
 
 // NLMOptions configure an NLM client.
 type NLMOptions struct {
-	BaseURL     string // the search endpoint; default DefaultNLMBaseURL
-	RatePerSec  float64
+	BaseURL     string        // the search endpoint; default DefaultNLMBaseURL
+	RatePerSec  float64       // requests per second; 0 means 5, negative means unlimited
 	Timeout     time.Duration // per request attempt
 	MaxAttempts int           // per request, first included; default 5
 	HTTP        *httpx.Client // optional; built from RatePerSec/Timeout/MaxAttempts when nil
@@ -53,6 +54,9 @@ func NewNLM(o NLMOptions) (*NLM, error) {
 	}
 	if u, err := url.Parse(o.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("icd nlm: base URL %q: want an http(s):// URL", o.BaseURL)
+	}
+	if o.RatePerSec == 0 {
+		o.RatePerSec = DefaultNLMRatePerSec
 	}
 	hc := o.HTTP
 	if hc == nil {
@@ -195,6 +199,7 @@ func (n *NLM) LookupAll(ctx context.Context, codes []string, workers int, emit f
 	if workers <= 0 {
 		workers = 4
 	}
+	parent := ctx
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	var mu sync.Mutex
@@ -215,5 +220,8 @@ func (n *NLM) LookupAll(ctx context.Context, codes []string, workers int, emit f
 			return emit(LookupResult{Input: in, Code: c, Err: err})
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return parent.Err() // cancelled between look-ups: not every code was looked up
 }

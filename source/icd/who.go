@@ -22,6 +22,8 @@ const (
 	DefaultWHOScope    = "icdapi_access"
 	DefaultWHOLanguage = "en"
 	DefaultWHOWorkers  = 4
+	// DefaultWHORatePerSec: the WHO publishes no limit; a full ICD-10 walk is ~12,000 requests.
+	DefaultWHORatePerSec = 10
 	// DefaultWHORoot is the ICD-10 2019 release: the whole classification.
 	DefaultWHORoot = "http://id.who.int/icd/release/10/2019"
 	// whoIDBase is the host of entity identifiers (@id, child, parent). They are names, not
@@ -38,9 +40,9 @@ type WHOOptions struct {
 	ClientID     string
 	ClientSecret string
 	Scope        string
-	Language     string // Accept-Language; default en
-	Workers      int    // concurrent entity fetches of Walk; default 4
-	RatePerSec   float64
+	Language     string           // Accept-Language; default en
+	Workers      int              // concurrent entity fetches of Walk; default 4
+	RatePerSec   float64          // requests per second; 0 means 10, negative means unlimited
 	Timeout      time.Duration    // per request attempt
 	MaxAttempts  int              // per request, first included; default 5
 	HTTP         *httpx.Client    // optional; built from RatePerSec/Timeout/MaxAttempts when nil
@@ -75,6 +77,9 @@ func NewWHO(o WHOOptions) (*WHO, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.RatePerSec == 0 {
+		o.RatePerSec = DefaultWHORatePerSec
 	}
 	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") {

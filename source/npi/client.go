@@ -118,6 +118,7 @@ type LookupResult struct {
 // exhausted, the context, or emit's own error) and returns it.
 func (c *Client) LookupAll(ctx context.Context, numbers []string, emit func(LookupResult) error) error {
 	seen := make(map[string]bool, len(numbers))
+	parent := ctx
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.workers)
 	var mu sync.Mutex
@@ -141,7 +142,10 @@ func (c *Client) LookupAll(ctx context.Context, numbers []string, emit func(Look
 			return emit(LookupResult{NPI: n, Provider: p, Err: err})
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return parent.Err() // cancelled between look-ups: not every NPI was looked up
 }
 
 // Query is a registry search. At least one criterion besides EnumerationType is needed (the

@@ -457,3 +457,18 @@ func TestLookupAllStopsOnEmitError(t *testing.T) {
 		t.Fatalf("err = %v, want emit's error", err)
 	}
 }
+
+func TestLookupAllCancelledIsAnError(t *testing.T) {
+	c, _ := New(Options{BaseURL: "file://" + samplesDir(t), Workers: 1})
+	var numbers []string
+	for _, r := range loadRecorded(t) {
+		numbers = append(numbers, r.str("number"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	err := c.LookupAll(ctx, numbers, func(LookupResult) error { n++; cancel(); return nil })
+	if !errors.Is(err, context.Canceled) || n >= len(numbers) {
+		t.Fatalf("err = %v after %d of %d, want context.Canceled", err, n, len(numbers))
+	}
+}
