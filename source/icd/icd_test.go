@@ -639,3 +639,26 @@ func TestNLMLookupAll(t *testing.T) {
 		t.Errorf("unknown/invalid: %v / %v", got["Z99.89"].Err, got["not-a-code"].Err)
 	}
 }
+
+// BenchmarkReadOrderFile reports lines/s of the order-file reader (the real file has ~98,000
+// lines).
+func BenchmarkReadOrderFile(b *testing.B) {
+	sample := strings.Split(strings.TrimRight(string(orderSample(b)), "\r\n"), "\n")
+	var buf bytes.Buffer
+	for i := 0; i < 20000; i++ {
+		buf.WriteString(sample[i%len(sample)] + "\r\n")
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	lines := 0
+	for i := 0; i < b.N; i++ {
+		st, err := ReadOrderFile(context.Background(), "bench", bytes.NewReader(data), OrderOptions{}, func(Code) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines += st.Codes
+	}
+	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+}
