@@ -180,8 +180,13 @@ type API struct {
 	ClientSecret string  `yaml:"client_secret,omitempty"` // ${secret:...}
 	RatePerSec   float64 `yaml:"rate_per_sec,omitempty"`
 	Workers      int     `yaml:"workers,omitempty"`
-	Root         string  `yaml:"root,omitempty"` // ICD walk root or file path
-	Timeout      string  `yaml:"timeout,omitempty"`
+	// Root is what the source reads: the WHO entity to walk (default the ICD-10 2019 release),
+	// NLM search terms, or the path of the CMS order file (relative to the config file).
+	Root        string `yaml:"root,omitempty"`
+	Timeout     string `yaml:"timeout,omitempty"`      // per request attempt, e.g. 30s
+	MaxAttempts int    `yaml:"max_attempts,omitempty"` // per request, first included; default 5
+	Language    string `yaml:"language,omitempty"`     // icd who: Accept-Language; default en
+	Release     string `yaml:"release,omitempty"`      // icd cms-file: the fiscal year kept on each code
 }
 
 // IsEnabled reports whether the API is used; a missing flag means yes.

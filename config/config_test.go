@@ -278,3 +278,62 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestAPIsValidation(t *testing.T) {
+	src := `version: 1
+sources:
+  apis:
+    npi:
+      base_url: file:///tmp/npi-fixtures
+      timeout: soon
+      max_attempts: -1
+    icd:
+      kind: who
+      client_secret: hunter2
+      language: English
+`
+	_, err := Parse("apis.yaml", []byte(src))
+	var probs Problems
+	if !errors.As(err, &probs) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	for _, w := range []struct {
+		line int
+		text string
+	}{
+		{5, `timeout "soon"`},
+		{5, "must not be negative"},
+		{9, "client_secret is a literal"},
+		{9, `language "English"`},
+		{9, "needs client_id and client_secret"},
+	} {
+		found := false
+		for _, p := range probs {
+			if p.Line == w.line && strings.Contains(p.Message, w.text) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("missing problem at line %d containing %q; got:\n%v", w.line, w.text, probs)
+		}
+	}
+	if strings.Contains(probs.Error(), "hunter2") {
+		t.Errorf("a problem repeats the secret: %v", probs)
+	}
+	ok := `version: 1
+sources:
+  apis:
+    npi: {base_url: "https://npiregistry.cms.hhs.gov/api/", rate_per_sec: 5, workers: 4, timeout: 20s, max_attempts: 3}
+    icd: {kind: who, client_id: "${secret:who_id}", client_secret: "${secret:who_secret}", language: en, root: "http://id.who.int/icd/release/10/2019"}
+`
+	cfg, err := Parse("ok.yaml", []byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Sources.APIs.NPI; a.MaxAttempts != 3 || a.Timeout != "20s" {
+		t.Errorf("npi %+v", a)
+	}
+	if a := cfg.Sources.APIs.ICD; a.Language != "en" || a.Kind != "who" {
+		t.Errorf("icd %+v", a)
+	}
+}

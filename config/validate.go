@@ -14,6 +14,7 @@ var (
 	datasourceRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 	identRe      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	tableNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+	langRe       = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
 	memoryRe     = regexp.MustCompile(`^(?i)\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 	// refRe matches a secret reference: ${secret:name}, ${env:NAME} or ${file:/path}.
 	refRe = regexp.MustCompile(`\$\{(secret|env|file):[^}]+\}`)
@@ -287,8 +288,22 @@ func (k *checker) apis() {
 		if name == "icd" && a.Kind != "" && !oneOf(a.Kind, "who", "nlm", "cms-file") {
 			k.at(a.Pos, "apis.icd.kind %q: want who, nlm or cms-file", a.Kind)
 		}
-		if a.RatePerSec < 0 || a.Workers < 0 {
-			k.at(a.Pos, "apis.%s: rate_per_sec and workers must not be negative", name)
+		if a.RatePerSec < 0 || a.Workers < 0 || a.MaxAttempts < 0 {
+			k.at(a.Pos, "apis.%s: rate_per_sec, workers and max_attempts must not be negative", name)
+		}
+		if a.Timeout != "" {
+			if d, err := time.ParseDuration(a.Timeout); err != nil || d <= 0 {
+				k.at(a.Pos, "apis.%s.timeout %q: want a positive duration such as 30s", name, a.Timeout)
+			}
+		}
+		if a.Language != "" && !langRe.MatchString(a.Language) {
+			k.at(a.Pos, "apis.%s.language %q: want a language tag such as en or fr", name, a.Language)
+		}
+		if name == "icd" && a.Kind == "who" && a.IsEnabled() && (a.ClientID == "" || a.ClientSecret == "") {
+			k.at(a.Pos, "apis.icd: kind who needs client_id and client_secret (register at https://icd.who.int/icdapi, store them as secrets, reference them as ${secret:NAME})")
+		}
+		if name == "icd" && a.Kind == "cms-file" && a.IsEnabled() && a.Root == "" {
+			k.at(a.Pos, "apis.icd: kind cms-file needs root: the path of the ICD-10-CM order file (icd10cm-order-YYYY.txt)")
 		}
 	}
 }

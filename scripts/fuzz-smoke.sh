@@ -9,6 +9,11 @@ targets=(
   "./delta FuzzParseActions"
   "./delta FuzzParseCheckpoint"
   "./access FuzzGuard"
+  "./source/npi FuzzParse"
+  "./source/npi FuzzReadBulk"
+  "./source/icd FuzzOrderFile"
+  "./source/icd FuzzParseNLM"
+  "./source/icd FuzzParseEntity"
 )
 for entry in "${targets[@]}"; do
   set -- $entry
