@@ -3,6 +3,7 @@ package bronze
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/internal/testenv"
+	"github.com/rcmlake/rcmlake/lake"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/secrets"
 	"github.com/rcmlake/rcmlake/source/sqldb"
@@ -282,5 +284,38 @@ func TestIngestFromPostgres(t *testing.T) {
 	}
 	if l := logFor(logs, "p2", "hos-a", "transactions"); l.NumberOfRowsCopied == 0 || l.OldWatermark == "" || l.NewWatermark <= l.OldWatermark {
 		t.Errorf("incremental load from PostgreSQL: %+v", l)
+	}
+}
+
+// TestLoadNPI: every NPI the providers name is looked up in the (recorded, offline) registry;
+// one the registry does not know is a reject with its reason, and the rest still land.
+func TestLoadNPI(t *testing.T) {
+	w := newWorld(t, 1)
+	ctx := context.Background()
+	if _, err := w.in.Run(ctx, Options{RunID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	fixtures, err := filepath.Glob(filepath.Join(w.dir, "ref", "npi", "*.json"))
+	if err != nil || len(fixtures) < 2 {
+		t.Fatalf("NPI fixtures: %v %v", fixtures, err)
+	}
+	gone := strings.TrimSuffix(filepath.Base(fixtures[0]), ".json")
+	if err := os.Remove(fixtures[0]); err != nil {
+		t.Fatal(err)
+	}
+	l := w.in.LoadNPI(ctx, Options{RunID: "r1"})
+	if l.Status != "success" || l.RowsRejected != 1 || l.NumberOfRowsCopied != int64(len(fixtures)-1) || l.RowsRead != int64(len(fixtures)) {
+		t.Fatalf("NPI load: %+v", l)
+	}
+	data, err := lake.ReadAll(ctx, w.lh.Store, l.RejectsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rej []Reject
+	if err := json.Unmarshal(data, &rej); err != nil || len(rej) != 1 || rej[0].Raw != gone {
+		t.Errorf("rejects %s (%v), want NPI %s", data, err, gone)
+	}
+	if rows := w.bronzeRows(t, l.Files); len(rows) != len(fixtures)-1 {
+		t.Errorf("%d bronze NPI rows, want %d", len(rows), len(fixtures)-1)
 	}
 }

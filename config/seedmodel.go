@@ -93,6 +93,30 @@ func SeedEntities(hospitals []SeedHospital) []Entity {
 	return out
 }
 
+// ReferenceEntities are the silver entities of the reference APIs' bronze tables (datasource
+// "ref"): npi from the NPPES NPI Registry and icd_codes from the ICD-10 source. Add them when
+// sources.apis enables those APIs.
+func ReferenceEntities() []Entity {
+	return []Entity{
+		{Name: "npi", Key: []string{"npi"}, History: "scd2", Deletes: "ignore",
+			Sources: []EntitySource{{Datasource: "ref", Table: "npi", Columns: map[string]string{
+				"npi": "npi", "enumeration_type": "enumeration_type", "status": "status", "first_name": "first_name",
+				"last_name": "last_name", "middle_name": "middle_name", "credential": "credential",
+				"organization_name": "organization_name", "taxonomy_code": "taxonomy_code", "taxonomy_desc": "taxonomy_desc",
+				"taxonomy_state": "taxonomy_state", "city": "city", "state": "state", "postal_code": "postal_code",
+				"enumeration_date": "enumeration_date", "last_updated": "last_updated",
+				// The registry's own last-updated date orders the versions.
+				"modified_date": "last_updated"}}},
+			Rules: []Rule{{Name: "npi_format", Type: "regex", Columns: []string{"npi"}, Pattern: "^[0-9]{10}$", Severity: "quarantine"}}},
+		{Name: "icd_codes", Key: []string{"code"}, History: "scd2", Deletes: "ignore",
+			Sources: []EntitySource{{Datasource: "ref", Table: "icd_codes", Columns: map[string]string{
+				"code": "code", "system": "system", "title": "title", "short_title": "short_title", "billable": "billable",
+				"kind": "kind", "parent_code": "parent_code", "release": "release", "source": "source"}}},
+			Rules: []Rule{{Name: "code_present", Type: "not_null", Columns: []string{"code"}, Severity: "quarantine"},
+				{Name: "title_present", Type: "not_null", Columns: []string{"title"}, Severity: "warn"}}},
+	}
+}
+
 // SeedClaimsColumns are the columns of the seed's monthly claims files. ClaimID,
 // TransactionID and ClaimStatus are required; a column not named here lands in the rescued
 // data column.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,12 +50,20 @@ func (b *Builder) Plan() ([]Model, error) {
 		}
 		for _, n := range names {
 			m := Model{Layer: layer, Name: n}
-			_, err := b.Models.Render(layer, n, models.Funcs{Ref: func(r string) (string, error) {
-				m.Deps = append(m.Deps, r)
-				return "x", nil
-			}})
-			if err != nil {
-				return nil, err
+			// Render with optional inputs present and absent: the deps are every table either
+			// way may read.
+			for _, present := range []bool{true, false} {
+				_, err := b.Models.Render(layer, n, models.Funcs{
+					Ref: func(r string) (string, error) {
+						if !slices.Contains(m.Deps, r) {
+							m.Deps = append(m.Deps, r)
+						}
+						return "x", nil
+					},
+					Exists: func(string) (bool, error) { return present, nil }})
+				if err != nil {
+					return nil, err
+				}
 			}
 			all = append(all, m)
 		}
@@ -146,7 +155,14 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 		}
 		return q, nil
 	}
-	sql, err := b.Models.Render(m.Layer, m.Name, models.Funcs{Ref: ref})
+	exists := func(name string) (bool, error) {
+		n, err := catalog.Parse(name)
+		if err != nil {
+			return false, err
+		}
+		return b.Lake.Table(n).Exists(ctx)
+	}
+	sql, err := b.Models.Render(m.Layer, m.Name, models.Funcs{Ref: ref, Exists: exists})
 	if err != nil {
 		return res, err
 	}

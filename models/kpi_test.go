@@ -24,6 +24,9 @@ CREATE TABLE silver.departments AS SELECT 'D1-hos-a' department_key, 'D1' depart
   'Cardiology' AS name, TRUE is_current, FALSE is_quarantined, FALSE is_deleted;
 CREATE TABLE silver.cpt_codes AS SELECT '99213' cpt_code, 'ref' datasource, 'E/M' category, 'Office visit' description,
   'No Change' code_status, TRUE is_current, FALSE is_quarantined, FALSE is_deleted;
+CREATE TABLE silver.icd_codes AS SELECT 'I10' code, 'I10' code_nodot, 'ref' datasource, 'ICD-10-CM' AS code_system,
+  'Essential (primary) hypertension' title, 'Essential hypertension' short_title, TRUE billable,
+  TRUE is_current, FALSE is_quarantined, FALSE is_deleted;
 CREATE TABLE silver.transactions AS SELECT * REPLACE (CAST(amount AS DECIMAL(18,2)) AS amount, CAST(paid_amount AS DECIMAL(18,2)) AS paid_amount)
 FROM (VALUES
   ('t1-hos-a', 't1', DATE '2024-01-10', DATE '2024-02-15', 100, 80,  DATE '2024-01-12', 'c1-hos-a'),
@@ -59,7 +62,7 @@ func TestKPIsOnHandBuiltWorld(t *testing.T) {
 	}
 	src := Embedded()
 	ref := func(n string) (string, error) { return n, nil }
-	for _, m := range []string{"dim_patient", "dim_provider", "dim_department", "dim_payer", "dim_cpt_code", "fact_transaction", "fact_claim", "dim_date", "fact_ar_snapshot"} {
+	for _, m := range []string{"dim_patient", "dim_provider", "dim_department", "dim_payer", "dim_cpt_code", "dim_icd_code", "fact_transaction", "fact_claim", "dim_date", "fact_ar_snapshot"} {
 		q, err := src.Render("gold", m, Funcs{Ref: ref})
 		if err != nil {
 			t.Fatal(err)

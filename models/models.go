@@ -68,6 +68,9 @@ type Funcs struct {
 	Staged func() (string, error)
 	// Ref is the relation of another table, "layer.name".
 	Ref func(name string) (string, error)
+	// Exists reports whether a table has been built, for inputs that are optional (reference
+	// data whose API is off). Without it, every table counts as present.
+	Exists func(name string) (bool, error)
 }
 
 // Render reads layer/name.sql and expands its template calls.
@@ -98,6 +101,10 @@ func (s Source) Render(layer, name string, f Funcs) (string, error) {
 	}
 	if f.Ref != nil {
 		fm["ref"] = f.Ref
+	}
+	fm["exists"] = func(string) (bool, error) { return true, nil }
+	if f.Exists != nil {
+		fm["exists"] = f.Exists
 	}
 	t, err := template.New(p).Option("missingkey=error").Funcs(fm).Parse(string(data))
 	if err != nil {

@@ -48,7 +48,10 @@ func Config(m *Manifest) *config.Config {
 	// The seed's data model and rules, plus what the generator's richer world carries: claims
 	// with allowed amounts, paid dates and denial reasons, and rules that catch every kind of
 	// planted defect.
-	cfg.Silver.Entities = config.SeedEntities(hospitals)
+	// Reference APIs, offline: recorded-format NPI Registry answers and a CMS order file.
+	cfg.Sources.APIs.NPI = &config.API{BaseURL: "file://" + NPIFixtures, Workers: 4}
+	cfg.Sources.APIs.ICD = &config.API{Kind: "cms-file", Root: ICDOrderFile}
+	cfg.Silver.Entities = append(config.SeedEntities(hospitals), config.ReferenceEntities()...)
 	for i := range cfg.Silver.Entities {
 		e := &cfg.Silver.Entities[i]
 		switch e.Name {

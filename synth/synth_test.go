@@ -243,7 +243,7 @@ func TestWorldConfigValidates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the generated config does not validate: %v", err)
 	}
-	if len(cfg.Sources.EMR) != len(m.Hospitals) || len(cfg.Silver.Entities) != len(config.SeedEntities(nil)) {
+	if len(cfg.Sources.EMR) != len(m.Hospitals) || len(cfg.Silver.Entities) != len(config.SeedEntities(nil))+len(config.ReferenceEntities()) {
 		t.Errorf("%d databases, %d entities", len(cfg.Sources.EMR), len(cfg.Silver.Entities))
 	}
 	// Hospital B's patients map by name onto the same CDM columns as A's.

@@ -75,7 +75,7 @@ func Generate(ctx context.Context, dir string, o Options) (*Manifest, error) {
 	if files, _ := os.ReadDir(filepath.Join(dir, "emr")); len(files) > 0 {
 		return nil, fmt.Errorf("%s holds a partial world (EMR files but no %s): an earlier generation stopped; remove the folder and generate again", dir, ManifestFile)
 	}
-	for _, sub := range []string{"emr", "landing/claims", "landing/cptcodes"} {
+	for _, sub := range []string{"emr", "landing/claims", "landing/cptcodes", "ref"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, err
 		}
@@ -92,6 +92,9 @@ func Generate(ctx context.Context, dir string, o Options) (*Manifest, error) {
 		}
 		hi.Tables = tableInfos(hi.Style)
 		m.Hospitals = append(m.Hospitals, hi)
+	}
+	if err := writeReference(dir, o, m); err != nil {
+		return nil, err
 	}
 	gens := newHospitalGens(o, m, true)
 	for month := 0; month < o.Months; month++ {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,8 +42,25 @@ audit.load_logs; the mark advances only with that row, so a crashed load is simp
 			}
 			logs, err := in.Run(ctx, opts)
 			files, ferr := in.RunLanding(ctx, opts)
-			printLoadLogs(cmd, append(logs, files...))
-			return errors.Join(err, ferr)
+			logs = append(logs, files...)
+			// Reference data last: the NPI lookups read the providers just loaded.
+			var rerr error
+			for _, ref := range []struct {
+				table   string
+				enabled bool
+				load    func(context.Context, bronze.Options) bronze.LoadLog
+			}{{bronze.RefNPI, cfg.Sources.APIs.NPI.IsEnabled(), in.LoadNPI}, {bronze.RefICD, cfg.Sources.APIs.ICD.IsEnabled(), in.LoadICD}} {
+				if !ref.enabled || (opts.Datasource != "" && opts.Datasource != bronze.RefDatasource) || (opts.Table != "" && opts.Table != ref.table) {
+					continue
+				}
+				l := ref.load(ctx, opts)
+				logs = append(logs, l)
+				if l.Status != "success" {
+					rerr = errors.Join(rerr, fmt.Errorf("ref.%s: %s", ref.table, l.Error))
+				}
+			}
+			printLoadLogs(cmd, logs)
+			return errors.Join(err, ferr, rerr)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Datasource, "source", "", "only this datasource (e.g. hos-a)")

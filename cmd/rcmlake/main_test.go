@@ -302,6 +302,21 @@ func testQueries(t *testing.T, cfg string) {
 	if got := one("SELECT count(*) >= 3 FROM gold.kpi_monthly WHERE grain = 'network' AND last_day(month_start) <= (SELECT max(snapshot_date) FROM gold.fact_ar_snapshot)"); got != "true" {
 		t.Errorf("fewer than 3 month ends to compare with fact_ar_snapshot")
 	}
+	// Reference data, offline: every NPI the providers carry was looked up in the (recorded)
+	// registry, and its names agree with the EMR's; every charge's diagnosis has a titled member.
+	if got, want := one("SELECT count(*) FROM silver.npi WHERE is_current"), one("SELECT count(DISTINCT NPI) FROM bronze.providers"); got != want || got == "0" {
+		t.Errorf("silver.npi has %s current NPIs, the providers name %s", got, want)
+	}
+	if got := one(`SELECT count(*) FROM silver.providers p JOIN silver.npi n ON n.npi = p.npi AND n.is_current
+		WHERE p.is_current AND (n.first_name <> p.first_name OR n.last_name <> p.last_name)`); got != "0" {
+		t.Errorf("%s providers' registry names differ from the EMR's", got)
+	}
+	if got := one("SELECT count(*) FROM gold.fact_transaction f JOIN gold.dim_icd_code i USING (icd_sk) WHERE i.title IS NULL OR f.icd_sk = '-1' OR replace(f.icd_code, '.', '') <> i.code_nodot"); got != "0" {
+		t.Errorf("%s facts lack a titled ICD member of their own code", got)
+	}
+	if got := one("SELECT count(*) FROM audit.load_logs WHERE data_source = 'ref' AND load_type = 'api' AND status = 'success' AND tablename IN ('npi', 'icd_codes')"); got == "0" {
+		t.Errorf("no reference API loads in audit.load_logs")
+	}
 	// Usage errors exit 2; an unknown table is a clear failure.
 	if code, _, _ := runCLI(t, "-c", cfg, "query", "--format", "xml", "SELECT 1"); code != exitUsage {
 		t.Errorf("--format xml: exit %d", code)

@@ -10,6 +10,7 @@ SELECT
   coalesce(v.provider_sk, '-1')         AS provider_sk,
   coalesce(d.department_key, 'unknown') AS department_key,
   coalesce(c.cpt_sk, '-1')              AS cpt_sk,
+  coalesce(i.icd_sk, '-1')              AS icd_sk,
   t.encounter_key,
   t.claim_key,
   t.procedure_code                      AS cpt_code,
@@ -24,7 +25,7 @@ SELECT
   t.amount                              AS charge_amount,
   t.paid_amount,
   t.insert_date,
-  (p.patient_sk IS NULL OR v.provider_sk IS NULL OR d.department_key IS NULL OR c.cpt_sk IS NULL) AS has_unknown_member
+  (p.patient_sk IS NULL OR v.provider_sk IS NULL OR d.department_key IS NULL OR c.cpt_sk IS NULL OR i.icd_sk IS NULL) AS has_unknown_member
 FROM {{ ref "silver.transactions" }} t
 LEFT JOIN {{ ref "gold.dim_patient" }} p
   ON p.patient_key = t.patient_key
@@ -38,4 +39,6 @@ LEFT JOIN {{ ref "gold.dim_department" }} d
   ON d.department_key = t.department_key
 LEFT JOIN {{ ref "gold.dim_cpt_code" }} c
   ON c.cpt_code = t.procedure_code
+LEFT JOIN {{ ref "gold.dim_icd_code" }} i
+  ON i.code_nodot = upper(replace(trim(t.icd_code), '.', ''))
 WHERE t.is_current AND NOT t.is_quarantined AND NOT t.is_deleted

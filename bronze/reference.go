@@ -1,0 +1,231 @@
+package bronze
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/source/icd"
+	"github.com/rcmlake/rcmlake/source/npi"
+	"github.com/rcmlake/rcmlake/source/record"
+)
+
+// The reference tables land under the datasource "ref".
+const (
+	RefDatasource = "ref"
+	RefNPI        = "npi"
+	RefICD        = "icd_codes"
+)
+
+// LoadNPI looks up, in the NPPES NPI Registry, every NPI that the EMR providers tables name
+// (through the providers entity's npi mapping) and lands the answers in bronze ref.npi, one
+// snapshot per load. An NPI that is malformed or unknown to the registry is a reject with its
+// reason; it never stops the load.
+func (in *Ingester) LoadNPI(ctx context.Context, opts Options) LoadLog {
+	return in.loadReference(ctx, opts, RefNPI, func(ctx context.Context, w *recordWriter, rej *rejectWriter) error {
+		numbers, err := in.providerNPIs(ctx)
+		if err != nil {
+			return err
+		}
+		a := *in.Config.Sources.APIs.NPI
+		if strings.HasPrefix(a.BaseURL, "file://") && !filepath.IsAbs(strings.TrimPrefix(a.BaseURL, "file://")) {
+			a.BaseURL = "file://" + in.Config.ResolvePath(strings.TrimPrefix(a.BaseURL, "file://"))
+		}
+		c, err := npi.NewFromConfig(&a)
+		if err != nil {
+			return err
+		}
+		return c.LookupAll(ctx, numbers, func(r npi.LookupResult) error {
+			w.read++
+			if r.Err != nil {
+				return rej.add(Reject{File: "nppes:" + r.NPI, Reason: r.Err.Error(), Raw: r.NPI})
+			}
+			return w.write(r.Provider)
+		})
+	})
+}
+
+// LoadICD lands the ICD-10 codes of the configured source (WHO ICD-API walk, NLM search or
+// the CMS order file) in bronze ref.icd_codes, one snapshot per load.
+func (in *Ingester) LoadICD(ctx context.Context, opts Options) LoadLog {
+	return in.loadReference(ctx, opts, RefICD, func(ctx context.Context, w *recordWriter, _ *rejectWriter) error {
+		a := in.Config.Sources.APIs.ICD
+		var res icd.Resolved
+		var err error
+		if res.ClientID, err = in.Resolver.Resolve(ctx, a.ClientID); err != nil {
+			return err
+		}
+		if res.ClientSecret, err = in.Resolver.Resolve(ctx, a.ClientSecret); err != nil {
+			return err
+		}
+		if a.Kind == "cms-file" {
+			res.Root = in.Config.ResolvePath(a.Root)
+		}
+		src, err := icd.FromConfig(a, res)
+		if err != nil {
+			return err
+		}
+		return src.Stream(ctx, func(c icd.Code) error {
+			w.read++
+			return w.write(c)
+		})
+	})
+}
+
+// providerNPIs lists the distinct NPIs of every committed providers load, through the npi
+// column mapping of the providers entity's sources.
+func (in *Ingester) providerNPIs(ctx context.Context) ([]string, error) {
+	logs, err := ReadLoadLogs(ctx, in.Lake, &in.mu)
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
+	for _, e := range in.Config.Silver.Entities {
+		if e.Name != "providers" {
+			continue
+		}
+		for _, s := range e.Sources {
+			expr, ok := s.Columns["npi"]
+			if !ok {
+				continue
+			}
+			var paths []string
+			for _, f := range CommittedFiles(logs, s.Datasource, s.Table) {
+				p, err := in.Lake.LocalPath(ctx, f)
+				if err != nil {
+					return nil, err
+				}
+				paths = append(paths, duckdb.Literal(p))
+			}
+			if len(paths) > 0 {
+				parts = append(parts, fmt.Sprintf("SELECT trim(CAST(%s AS VARCHAR)) AS npi FROM read_parquet([%s], union_by_name = true)",
+					expr, strings.Join(paths, ", ")))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("sources.apis.npi is enabled, but no providers have loaded through a silver providers entity that maps an npi column")
+	}
+	in.mu.Lock()
+	res, err := in.Lake.Engine.Query(ctx, "SELECT DISTINCT npi FROM ("+strings.Join(parts, " UNION ALL ")+") x WHERE npi IS NOT NULL AND npi <> '' ORDER BY 1")
+	in.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("reading the providers' NPIs: %w", err)
+	}
+	out := make([]string, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		out = append(out, fmt.Sprint(r[0]))
+	}
+	return out, nil
+}
+
+// loadReference runs one reference load into bronze ref.<table> and commits its audit row.
+func (in *Ingester) loadReference(ctx context.Context, opts Options, table string, fill func(context.Context, *recordWriter, *rejectWriter) error) LoadLog {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RunID == "" {
+		opts.RunID = NewRunID(opts.Now())
+	}
+	start := opts.Now().UTC()
+	l := LoadLog{RunID: opts.RunID, DataSource: RefDatasource, TableName: table, LoadType: "api", LoadDate: start, Status: "failed"}
+	err := func() error {
+		w, err := newRecordWriter()
+		if err != nil {
+			return err
+		}
+		defer w.discard()
+		rej, err := newRejectWriter(table)
+		if err != nil {
+			return err
+		}
+		defer rej.discard()
+		if err := fill(ctx, w, rej); err != nil {
+			return err
+		}
+		if err := w.close(); err != nil {
+			return err
+		}
+		l.RowsRead, l.NumberOfRowsCopied, l.RowsRejected = w.read, w.rows, rej.n
+		if w.cols == nil {
+			return fmt.Errorf("the source returned nothing")
+		}
+		base := fmt.Sprintf("%s/%s/load_date=%s/run_id=%s", RefDatasource, table, start.Format("2006-01-02"), opts.RunID)
+		key := "bronze/" + base + "/part-00000.parquet"
+		if err := in.writeParquet(ctx, w.f.Name(), w.cols, key, RefDatasource, opts.RunID, start, ""); err != nil {
+			return err
+		}
+		l.Files = []string{key}
+		if rej.n > 0 {
+			l.RejectsFile = "bronze/_rejects/" + base + "/rejects.json"
+			return rej.upload(ctx, in.Lake.Store, l.RejectsFile)
+		}
+		return nil
+	}()
+	l.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		l.Error = in.Resolver.Redact(err.Error())
+		l.Files = nil
+		in.Log.Error("reference load failed", "table", table, "err", l.Error)
+	} else {
+		l.Status = "success"
+	}
+	if werr := in.writeLog(ctx, l); werr != nil && err == nil {
+		l.Status, l.Error = "failed", "writing the audit row: "+werr.Error()
+	}
+	if l.Status == "success" {
+		in.Log.Info("reference loaded", "table", table, "rows", l.NumberOfRowsCopied, "rejected", l.RowsRejected, "ms", l.DurationMS)
+	}
+	return l
+}
+
+// recordWriter streams flat records to a temporary JSON-lines file, as text, the way bronze
+// keeps every value.
+type recordWriter struct {
+	f          *os.File
+	w          *bufio.Writer
+	enc        *json.Encoder
+	cols       []string
+	read, rows int64
+	rec        map[string]any
+}
+
+func newRecordWriter() (*recordWriter, error) {
+	f, err := os.CreateTemp("", "rcmlake-ref-*.jsonl")
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	return &recordWriter{f: f, w: w, enc: json.NewEncoder(w), rec: map[string]any{}}, nil
+}
+
+func (r *recordWriter) write(x record.Flat) error {
+	if r.cols == nil {
+		for _, c := range x.Columns() {
+			r.cols = append(r.cols, c.Name)
+		}
+	}
+	for i, v := range x.Values() {
+		r.rec[r.cols[i]] = textOf(v)
+	}
+	r.rows++
+	return r.enc.Encode(r.rec)
+}
+
+func (r *recordWriter) close() error {
+	if err := r.w.Flush(); err != nil {
+		return err
+	}
+	return r.f.Sync()
+}
+
+func (r *recordWriter) discard() {
+	r.f.Close()
+	os.Remove(r.f.Name())
+}
