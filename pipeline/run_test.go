@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -188,9 +189,18 @@ func TestRunRetriesIsolatesAndResumes(t *testing.T) {
 	if out2.Err() != nil || out2.Run.ResumedFrom != out.Run.RunID {
 		t.Fatalf("resume: %v (resumes %q)", out2.Err(), out2.Run.ResumedFrom)
 	}
-	want := 1 + 5 // the fixed load, silver.transactions and the four gold tables that depend on it, less one
-	if len(ran) < 4 || len(ran) > want+1 || strings.Contains(strings.Join(ran, " "), "bronze.hos-a") {
-		t.Errorf("the resume ran %v; want only the failed load and what was skipped", ran)
+	// The resume redoes exactly what the first run did not finish: the failed load and what
+	// was skipped because of it.
+	var want []string
+	for _, tr := range out.Tasks {
+		if tr.Status == StatusFailed || tr.Status == StatusSkipped {
+			want = append(want, tr.Task)
+		}
+	}
+	sort.Strings(want)
+	sort.Strings(ran)
+	if len(want) < 4 || strings.Join(ran, " ") != strings.Join(want, " ") {
+		t.Errorf("the resume ran %v; want only the failed load and what was skipped: %v", ran, want)
 	}
 	runs, _ := rec.Runs(context.Background())
 	if len(runs) != 2 || runs[0].Status != RunSuccess || runs[1].Status != RunFailed {
