@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -82,19 +81,13 @@ func (a *AuditLog) Flush(ctx context.Context) error {
 	q := "SELECT * FROM (VALUES " + strings.Join(rows, ", ") +
 		") AS t(event_time, principal, role, via, action, tables, row_count, phi, status, query_sha256, client)"
 	tbl := delta.Open(a.Lake.Store, AccessLogTable)
-	for attempt := 0; ; attempt++ {
-		_, err := a.Lake.Engine.WriteDelta(ctx, tbl, q, duckdb.WriteOptions{Operation: "WRITE"})
-		if err != nil && errors.Is(err, delta.ErrConflict) && attempt < 5 {
-			continue // another process appended at that version; an append never conflicts in content
-		}
-		if err != nil {
-			a.mu.Lock()
-			a.buf = append(batch, a.buf...) // keep them for the next flush
-			a.mu.Unlock()
-			return fmt.Errorf("audit.access_log: %w", err)
-		}
-		return nil
+	if _, err := a.Lake.Engine.AppendDelta(ctx, tbl, q, duckdb.WriteOptions{Operation: "WRITE"}); err != nil {
+		a.mu.Lock()
+		a.buf = append(batch, a.buf...) // keep them for the next flush
+		a.mu.Unlock()
+		return fmt.Errorf("audit.access_log: %w", err)
 	}
+	return nil
 }
 
 // Run flushes every interval until ctx ends, then once more.

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -480,15 +479,9 @@ func (in *Ingester) writeLog(ctx context.Context, l LoadLog) error {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	for attempt := 0; ; attempt++ {
-		_, err := in.Lake.Engine.WriteDelta(ctx, tbl, q, duckdb.WriteOptions{Operation: "WRITE",
-			Txn: &delta.Txn{AppID: app, Version: 1}, MergeSchema: true})
-		// Two tables creating the audit table at once: the loser retries as an append.
-		if err != nil && errors.Is(err, delta.ErrConflict) && attempt < 3 {
-			continue
-		}
-		return err
-	}
+	_, err := in.Lake.Engine.AppendDelta(ctx, tbl, q, duckdb.WriteOptions{Operation: "WRITE",
+		Txn: &delta.Txn{AppID: app, Version: 1}, MergeSchema: true})
+	return err
 }
 
 // ReadLoadLogs reads audit.load_logs (empty before the first load).

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -80,16 +79,10 @@ func (r *Recorder) append(ctx context.Context, key, q string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	tbl := delta.Open(r.Lake.Store, key)
-	for attempt := 0; ; attempt++ {
-		_, err := r.Lake.Engine.WriteDelta(ctx, tbl, q, duckdb.WriteOptions{Operation: "WRITE"})
-		if err != nil && errors.Is(err, delta.ErrConflict) && attempt < 5 {
-			continue // another process appended at the same version: appends never conflict in content
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", key, err)
-		}
-		return nil
+	if _, err := r.Lake.Engine.AppendDelta(ctx, tbl, q, duckdb.WriteOptions{Operation: "WRITE"}); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
 	}
+	return nil
 }
 
 // Runs reads audit.runs: the latest state of every run, newest first.

@@ -2,7 +2,6 @@ package silver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -174,13 +173,6 @@ func (b *Builder) recordQuality(ctx context.Context, entity string, rows []Quali
 	if b.RunID != "" {
 		opts.Txn = &delta.Txn{AppID: "quality:" + b.RunID + ":" + entity, Version: 1}
 	}
-	for attempt := 0; ; attempt++ {
-		_, err := b.Lake.Engine.WriteDelta(ctx, delta.Open(b.Lake.Store, QualityTable), strings.Join(sel, " UNION ALL "), opts)
-		if err != nil && attempt < 3 && isConflict(err) {
-			continue // another entity created or appended to the table at the same moment
-		}
-		return err
-	}
+	_, err := b.Lake.Engine.AppendDelta(ctx, delta.Open(b.Lake.Store, QualityTable), strings.Join(sel, " UNION ALL "), opts)
+	return err
 }
-
-func isConflict(err error) bool { return errors.Is(err, delta.ErrConflict) }

@@ -1,6 +1,7 @@
 package duckdb
 
 import (
+	"errors"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -178,6 +179,21 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 	}
 	res.Version = v
 	return res, nil
+}
+
+// AppendDelta appends the query's rows as WriteDelta does, and tries again when another writer
+// committed first (created the table, appended, or widened its schema): an append never
+// conflicts in content, so the retry lands on top. A txn in opts keeps a retry from landing
+// twice. This is how the audit tables take rows from many writers at once.
+func (e *Engine) AppendDelta(ctx context.Context, tbl *delta.Table, query string, opts WriteOptions) (*WriteResult, error) {
+	opts.Mode, opts.Read = Append, nil
+	for attempt := 0; ; attempt++ {
+		w, err := e.WriteDelta(ctx, tbl, query, opts)
+		if err != nil && errors.Is(err, delta.ErrConflict) && attempt < 5 {
+			continue
+		}
+		return w, err
+	}
 }
 
 type column struct{ name, typ string }
