@@ -1,7 +1,6 @@
 package bronze
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -242,36 +241,24 @@ func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Ta
 		l.LoadType, l.OldWatermark = "backfill", opts.Backfill.From.Format("2006-01-02")
 	}
 
-	// Rows stream to a temporary JSON-lines file, so memory stays flat whatever the table's
-	// size; DuckDB then turns it into Parquet. Bronze keeps every value as the source's text.
-	tmp, err := os.CreateTemp("", "rcmlake-bronze-*.jsonl")
+	rf, err := newRowFile()
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	enc := json.NewEncoder(w)
+	defer rf.discard()
 	var cols []string
-	rec := map[string]any{}
 	st, next, err := ex.Run(ctx, func(ct []*sql.ColumnType, vals []any) error {
 		if cols == nil {
 			for _, c := range ct {
 				cols = append(cols, c.Name())
 			}
 		}
-		for i, c := range cols {
-			rec[c] = textOf(vals[i])
-		}
-		return enc.Encode(rec)
+		return rf.write(cols, vals)
 	})
 	if err != nil {
-		tmp.Close()
 		return err
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
+	if err := rf.finish(); err != nil {
 		return err
 	}
 	l.RowsRead, l.NumberOfRowsCopied, l.RowsSkipped = st.Read, st.Kept, st.Skipped
@@ -287,7 +274,7 @@ func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Ta
 	}
 	key := fmt.Sprintf("bronze/%s/%s/load_date=%s/run_id=%s/part-00000.parquet", db.Datasource, t.TargetName(),
 		l.LoadDate.Format("2006-01-02"), opts.RunID)
-	if err := in.writeParquet(ctx, tmp.Name(), cols, key, db.Datasource, opts.RunID, l.LoadDate, wm); err != nil {
+	if err := in.writeParquet(ctx, rf.name(), cols, key, db.Datasource, opts.RunID, l.LoadDate, wm); err != nil {
 		return err
 	}
 	l.Files = []string{key}
@@ -320,44 +307,31 @@ func (in *Ingester) snapshotKeys(ctx context.Context, conn *sql.DB, d sqldb.Dial
 		return err
 	}
 	defer rows.Close()
-	tmp, err := os.CreateTemp("", "rcmlake-keys-*.jsonl")
+	rf, err := newRowFile()
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	enc := json.NewEncoder(w)
+	defer rf.discard()
 	vals := make([]any, len(pk))
 	ptrs := make([]any, len(pk))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	rec := map[string]any{}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			tmp.Close()
 			return err
 		}
-		for i, c := range pk {
-			rec[c] = textOf(vals[i])
-		}
-		if err := enc.Encode(rec); err != nil {
-			tmp.Close()
+		if err := rf.write(pk, vals); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		tmp.Close()
 		return err
 	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
+	if err := rf.finish(); err != nil {
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return in.writeParquet(ctx, tmp.Name(), pk, key, ds, runID, at, "")
+	return in.writeParquet(ctx, rf.name(), pk, key, ds, runID, at, "")
 }
 
 // textOf renders a source value as text, exactly: floats keep every digit they have.

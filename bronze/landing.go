@@ -263,20 +263,17 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 		}
 		cols = append(cols, ColRescued)
 	}
-	tmp, err := os.CreateTemp("", "rcmlake-landing-*.jsonl")
+	rf, err := newRowFile()
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	enc := json.NewEncoder(w)
+	defer rf.discard()
 	rej, err := newRejectWriter(key)
 	if err != nil {
 		return err
 	}
 	defer rej.discard()
-	rec := map[string]any{}
+	vals := make([]any, len(cols))
 	extra := map[string]string{}
 	for {
 		fields, err := r.Read()
@@ -323,22 +320,19 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 					extra[header[f]] = fields[f]
 				}
 				b, _ := json.Marshal(extra)
-				rec[c] = string(b)
+				vals[i] = string(b)
 			case c == ColRescued, from[i] < 0:
-				rec[c] = nil
+				vals[i] = nil
 			default:
-				rec[c] = fields[from[i]]
+				vals[i] = fields[from[i]]
 			}
 		}
-		if err := enc.Encode(rec); err != nil {
+		if err := rf.write(cols, vals); err != nil {
 			return err
 		}
 		lg.NumberOfRowsCopied++
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
+	if err := rf.finish(); err != nil {
 		return err
 	}
 	lg.RowsRejected = rej.n
@@ -348,7 +342,7 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 	base := fmt.Sprintf("%s/%s/load_date=%s/run_id=%s", rule.Datasource, rule.Table, lg.LoadDate.Format("2006-01-02"), opts.RunID)
 	name := strings.NewReplacer("/", "_", ".", "_").Replace(key)
 	out := "bronze/" + base + "/" + name + ".parquet"
-	if err := in.writeParquet(ctx, tmp.Name(), cols, out, rule.Datasource, opts.RunID, lg.LoadDate, ""); err != nil {
+	if err := in.writeParquet(ctx, rf.name(), cols, out, rule.Datasource, opts.RunID, lg.LoadDate, ""); err != nil {
 		return err
 	}
 	lg.Files = []string{out}

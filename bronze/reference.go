@@ -1,11 +1,8 @@
 package bronze
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -149,7 +146,7 @@ func (in *Ingester) loadReference(ctx context.Context, opts Options, table strin
 		if err := fill(ctx, w, rej); err != nil {
 			return err
 		}
-		if err := w.close(); err != nil {
+		if err := w.finish(); err != nil {
 			return err
 		}
 		l.RowsRead, l.NumberOfRowsCopied, l.RowsRejected = w.read, w.rows, rej.n
@@ -158,7 +155,7 @@ func (in *Ingester) loadReference(ctx context.Context, opts Options, table strin
 		}
 		base := fmt.Sprintf("%s/%s/load_date=%s/run_id=%s", RefDatasource, table, start.Format("2006-01-02"), opts.RunID)
 		key := "bronze/" + base + "/part-00000.parquet"
-		if err := in.writeParquet(ctx, w.f.Name(), w.cols, key, RefDatasource, opts.RunID, start, ""); err != nil {
+		if err := in.writeParquet(ctx, w.name(), w.cols, key, RefDatasource, opts.RunID, start, ""); err != nil {
 			return err
 		}
 		l.Files = []string{key}
@@ -185,24 +182,19 @@ func (in *Ingester) loadReference(ctx context.Context, opts Options, table strin
 	return l
 }
 
-// recordWriter streams flat records to a temporary JSON-lines file, as text, the way bronze
-// keeps every value.
+// recordWriter lands flat records (the API clients' record view) in a rowFile.
 type recordWriter struct {
-	f          *os.File
-	w          *bufio.Writer
-	enc        *json.Encoder
-	cols       []string
-	read, rows int64
-	rec        map[string]any
+	*rowFile
+	cols []string
+	read int64 // records the source gave, rejects included
 }
 
 func newRecordWriter() (*recordWriter, error) {
-	f, err := os.CreateTemp("", "rcmlake-ref-*.jsonl")
+	rf, err := newRowFile()
 	if err != nil {
 		return nil, err
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	return &recordWriter{f: f, w: w, enc: json.NewEncoder(w), rec: map[string]any{}}, nil
+	return &recordWriter{rowFile: rf}, nil
 }
 
 func (r *recordWriter) write(x record.Flat) error {
@@ -211,21 +203,5 @@ func (r *recordWriter) write(x record.Flat) error {
 			r.cols = append(r.cols, c.Name)
 		}
 	}
-	for i, v := range x.Values() {
-		r.rec[r.cols[i]] = textOf(v)
-	}
-	r.rows++
-	return r.enc.Encode(r.rec)
-}
-
-func (r *recordWriter) close() error {
-	if err := r.w.Flush(); err != nil {
-		return err
-	}
-	return r.f.Sync()
-}
-
-func (r *recordWriter) discard() {
-	r.f.Close()
-	os.Remove(r.f.Name())
+	return r.rowFile.write(r.cols, x.Values())
 }
