@@ -178,22 +178,31 @@ func (in *Ingester) loadTable(ctx context.Context, db config.Database, t config.
 	l := LoadLog{RunID: opts.RunID, DataSource: db.Datasource, TableName: t.TargetName(), LoadType: t.Load,
 		WatermarkColumnName: t.Watermark, LoadDate: start, Status: "failed"}
 	err := in.extract(ctx, db, t, opts, &l)
-	l.DurationMS = time.Since(start).Milliseconds()
+	in.commitLoad(ctx, &l, start, err)
 	if err != nil {
-		l.Error = in.Resolver.Redact(err.Error())
-		l.NumberOfRowsCopied, l.Files = 0, nil // nothing of a failed load reaches bronze
 		in.Log.Error("load failed", "datasource", l.DataSource, "table", l.TableName, "err", l.Error)
-	} else {
-		l.Status = "success"
-	}
-	if werr := in.writeLog(ctx, l); werr != nil && err == nil {
-		l.Status, l.Error = "failed", "writing the audit row: "+werr.Error()
 	}
 	if l.Status == "success" {
 		in.Log.Info("loaded", "datasource", l.DataSource, "table", l.TableName, "rows", l.NumberOfRowsCopied,
 			"skipped", l.RowsSkipped, "watermark", l.NewWatermark, "ms", l.DurationMS)
 	}
 	return l
+}
+
+// commitLoad finishes a load's audit row from its outcome and commits it: the row is what
+// makes the load's files part of bronze. Nothing of a failed load reaches bronze, and its
+// error is redacted of secrets.
+func (in *Ingester) commitLoad(ctx context.Context, l *LoadLog, start time.Time, err error) {
+	l.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		l.Status, l.Error = "failed", in.Resolver.Redact(err.Error())
+		l.NumberOfRowsCopied, l.Files = 0, nil
+	} else {
+		l.Status = "success"
+	}
+	if werr := in.writeLog(ctx, *l); werr != nil && err == nil {
+		l.Status, l.Error = "failed", "writing the audit row: "+werr.Error()
+	}
 }
 
 func (in *Ingester) extract(ctx context.Context, db config.Database, t config.Table, opts Options, l *LoadLog) error {
@@ -401,7 +410,7 @@ func (in *Ingester) writeParquet(ctx context.Context, jsonl string, cols []strin
 }
 
 func sqlString(s string) string { return duckdb.Literal(s) }
-func sqlIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+func sqlIdent(s string) string  { return duckdb.Ident(s) }
 
 // lastWatermark is the mark of the table's latest successful load, from audit.load_logs.
 func (in *Ingester) lastWatermark(ctx context.Context, ds, table string) (Watermark, error) {

@@ -183,15 +183,7 @@ func (in *Ingester) loadFile(ctx context.Context, rule config.LandingFile, st la
 		defer rc.Close()
 		return in.readCSV(ctx, rule, key, rc, opts, &lg)
 	}()
-	lg.DurationMS = time.Since(start).Milliseconds()
-	if err != nil {
-		lg.Error = err.Error()
-	} else {
-		lg.Status = "success"
-	}
-	if werr := in.writeLog(ctx, lg); werr != nil && err == nil {
-		lg.Status, lg.Error = "failed", "writing the audit row: "+werr.Error()
-	}
+	in.commitLoad(ctx, &lg, start, err)
 	in.Log.Info("landing file", "file", key, "rows", lg.NumberOfRowsCopied, "rejected", lg.RowsRejected, "status", lg.Status)
 	return lg
 }

@@ -20,6 +20,25 @@ const (
 	RefICD        = "icd_codes"
 )
 
+// Reference is one reference load the config enables.
+type Reference struct {
+	Table string // bronze table under datasource "ref"
+	Load  func(context.Context, Options) LoadLog
+}
+
+// References lists the enabled reference loads, NPI first. NPI lookups read the providers
+// tables, so they run after those have loaded.
+func (in *Ingester) References() []Reference {
+	var out []Reference
+	if in.Config.Sources.APIs.NPI.IsEnabled() {
+		out = append(out, Reference{RefNPI, in.LoadNPI})
+	}
+	if in.Config.Sources.APIs.ICD.IsEnabled() {
+		out = append(out, Reference{RefICD, in.LoadICD})
+	}
+	return out
+}
+
 // LoadNPI looks up, in the NPPES NPI Registry, every NPI that the EMR providers tables name
 // (through the providers entity's npi mapping) and lands the answers in bronze ref.npi, one
 // snapshot per load. An NPI that is malformed or unknown to the registry is a reject with its
@@ -165,16 +184,9 @@ func (in *Ingester) loadReference(ctx context.Context, opts Options, table strin
 		}
 		return nil
 	}()
-	l.DurationMS = time.Since(start).Milliseconds()
+	in.commitLoad(ctx, &l, start, err)
 	if err != nil {
-		l.Error = in.Resolver.Redact(err.Error())
-		l.Files = nil
 		in.Log.Error("reference load failed", "table", table, "err", l.Error)
-	} else {
-		l.Status = "success"
-	}
-	if werr := in.writeLog(ctx, l); werr != nil && err == nil {
-		l.Status, l.Error = "failed", "writing the audit row: "+werr.Error()
 	}
 	if l.Status == "success" {
 		in.Log.Info("reference loaded", "table", table, "rows", l.NumberOfRowsCopied, "rejected", l.RowsRejected, "ms", l.DurationMS)

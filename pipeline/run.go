@@ -95,36 +95,31 @@ func Plan(o *Options, runID string) (*DAG, error) {
 		}
 	}
 	// Reference data: NPIs are looked up once the providers tables have loaded.
-	refTask := func(table string, load func(context.Context, bronze.Options) bronze.LoadLog) *Task {
-		return &Task{ID: "bronze." + bronze.RefDatasource + "." + table, Outputs: []string{"bronze/" + bronze.RefDatasource + "/" + table},
+	for _, ref := range in.References() {
+		ref := ref
+		t := &Task{ID: "bronze." + bronze.RefDatasource + "." + ref.Table, Inputs: []string{"api:" + ref.Table},
+			Outputs: []string{"bronze/" + bronze.RefDatasource + "/" + ref.Table},
 			Run: func(ctx context.Context) (Stats, error) {
-				l := load(ctx, bopts)
+				l := ref.Load(ctx, bopts)
 				var err error
 				if l.Status != "success" {
 					err = fmt.Errorf("%s", l.Error)
 				}
 				return loadStats([]bronze.LoadLog{l}, err)
 			}}
-	}
-	if cfg.Sources.APIs.NPI.IsEnabled() {
-		t := refTask(bronze.RefNPI, in.LoadNPI)
-		t.Inputs = []string{"api:nppes"}
-		for _, e := range cfg.Silver.Entities {
-			if e.Name != "providers" {
-				continue
-			}
-			for _, s := range e.Sources {
-				if dep := "bronze." + s.Datasource + "." + s.Table; ids[dep] && !contains(t.Deps, dep) {
-					t.Deps = append(t.Deps, dep)
-					t.Inputs = append(t.Inputs, "bronze/"+s.Datasource+"/"+s.Table)
+		if ref.Table == bronze.RefNPI {
+			for _, e := range cfg.Silver.Entities {
+				if e.Name != "providers" {
+					continue
+				}
+				for _, s := range e.Sources {
+					if dep := "bronze." + s.Datasource + "." + s.Table; ids[dep] && !contains(t.Deps, dep) {
+						t.Deps = append(t.Deps, dep)
+						t.Inputs = append(t.Inputs, "bronze/"+s.Datasource+"/"+s.Table)
+					}
 				}
 			}
 		}
-		add(t)
-	}
-	if cfg.Sources.APIs.ICD.IsEnabled() {
-		t := refTask(bronze.RefICD, in.LoadICD)
-		t.Inputs = []string{"api:icd"}
 		add(t)
 	}
 	sb := &silver.Builder{Config: cfg, Lake: lh, Models: o.Models, Log: o.Log, FullRefresh: o.FullRefresh, RunID: runID}

@@ -104,7 +104,7 @@ FROM (
 WHERE _rcmlake_latest = 1 AND %[10]s IS NOT NULL
   AND %[10]s NOT IN (SELECT CAST(%[11]s AS VARCHAR) FROM read_parquet([%[12]s], union_by_name = true) WHERE %[11]s IS NOT NULL)`,
 			incoming, strings.Join(without(carried, ColHash), ", "), ColHash, ks.at, ColSeq, ColIsDeleted, ColIngestSeq,
-			strings.Join(e.Key, ", "), strings.Join(from, "\nUNION ALL BY NAME\n"), ks.idColumn, `"`+strings.ReplaceAll(ks.pk, `"`, `""`)+`"`, strings.Join(paths, ", "))
+			strings.Join(e.Key, ", "), strings.Join(from, "\nUNION ALL BY NAME\n"), ks.idColumn, duckdb.Ident(ks.pk), strings.Join(paths, ", "))
 		if err := b.Lake.Engine.Exec(ctx, q); err != nil {
 			return total, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
 		}

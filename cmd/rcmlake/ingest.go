@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,18 +44,14 @@ audit.load_logs; the mark advances only with that row, so a crashed load is simp
 			logs = append(logs, files...)
 			// Reference data last: the NPI lookups read the providers just loaded.
 			var rerr error
-			for _, ref := range []struct {
-				table   string
-				enabled bool
-				load    func(context.Context, bronze.Options) bronze.LoadLog
-			}{{bronze.RefNPI, cfg.Sources.APIs.NPI.IsEnabled(), in.LoadNPI}, {bronze.RefICD, cfg.Sources.APIs.ICD.IsEnabled(), in.LoadICD}} {
-				if !ref.enabled || (opts.Datasource != "" && opts.Datasource != bronze.RefDatasource) || (opts.Table != "" && opts.Table != ref.table) {
+			for _, ref := range in.References() {
+				if (opts.Datasource != "" && opts.Datasource != bronze.RefDatasource) || (opts.Table != "" && opts.Table != ref.Table) {
 					continue
 				}
-				l := ref.load(ctx, opts)
+				l := ref.Load(ctx, opts)
 				logs = append(logs, l)
 				if l.Status != "success" {
-					rerr = errors.Join(rerr, fmt.Errorf("ref.%s: %s", ref.table, l.Error))
+					rerr = errors.Join(rerr, fmt.Errorf("ref.%s: %s", ref.Table, l.Error))
 				}
 			}
 			printLoadLogs(cmd, logs)

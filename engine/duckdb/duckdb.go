@@ -106,6 +106,9 @@ var _ engine.Engine = (*Engine)(nil)
 // Literal quotes s as a SQL string literal.
 func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
+// Ident quotes s as a SQL identifier (a source's column name may be any text).
+func Ident(s string) string { return quoteIdent(s) }
+
 // RegisterStringFunc makes a Go function callable from SQL as name(VARCHAR) -> VARCHAR, with
 // NULL in, NULL out. The serving layer masks PHI this way, so the masking key stays in Go
 // memory and never appears in SQL text, view definitions or query plans.
