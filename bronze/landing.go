@@ -350,9 +350,10 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 // rejectWriter streams rejected rows to a temporary JSON array file, so a file full of bad
 // rows costs disk, not memory.
 type rejectWriter struct {
-	f *os.File
-	w *bufio.Writer
-	n int64
+	f     *os.File
+	w     *bufio.Writer
+	n     int64
+	first string // the first reject's reason, for an error that names one
 }
 
 func newRejectWriter(key string) (*rejectWriter, error) {
@@ -371,6 +372,9 @@ func (r *rejectWriter) add(x Reject) error {
 	b, err := json.Marshal(x)
 	if err != nil {
 		return err
+	}
+	if r.n == 0 {
+		r.first = x.Raw + ": " + x.Reason
 	}
 	r.n++
 	if _, err := r.w.WriteString(sep); err != nil {

@@ -50,8 +50,12 @@ func (in *Ingester) LoadNPI(ctx context.Context, opts Options) LoadLog {
 			return err
 		}
 		a := *in.Config.Sources.APIs.NPI
-		if strings.HasPrefix(a.BaseURL, "file://") && !filepath.IsAbs(strings.TrimPrefix(a.BaseURL, "file://")) {
-			a.BaseURL = "file://" + in.Config.ResolvePath(strings.TrimPrefix(a.BaseURL, "file://"))
+		if dir, ok := strings.CutPrefix(a.BaseURL, "file://"); ok && !filepath.IsAbs(dir) {
+			// Relative to the config file, and absolute: a file:// URL has no relative form.
+			if a.BaseURL, err = filepath.Abs(in.Config.ResolvePath(dir)); err != nil {
+				return err
+			}
+			a.BaseURL = "file://" + a.BaseURL
 		}
 		c, err := npi.NewFromConfig(&a)
 		if err != nil {
@@ -169,6 +173,9 @@ func (in *Ingester) loadReference(ctx context.Context, opts Options, table strin
 			return err
 		}
 		l.RowsRead, l.NumberOfRowsCopied, l.RowsRejected = w.read, w.rows, rej.n
+		if w.cols == nil && rej.n > 0 {
+			return fmt.Errorf("all %d records were rejected; the first: %s", rej.n, rej.first)
+		}
 		if w.cols == nil {
 			return fmt.Errorf("the source returned nothing")
 		}

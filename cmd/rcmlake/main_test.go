@@ -325,3 +325,12 @@ func testQueries(t *testing.T, cfg string) {
 		t.Errorf("unknown bronze table: exit %d, %s", code, errs)
 	}
 }
+
+// TestDemoInRelativeDir: the README's demo runs in the current directory with a relative
+// --dir; every path the config holds (EMR files, landing, the offline NPI answers) resolves.
+func TestDemoInRelativeDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if code, out, errs := runCLI(t, "demo", "--dir", "w", "--scale", "0.1", "--months", "2"); code != exitOK || !strings.Contains(out, "Days in A/R") {
+		t.Fatalf("demo in a relative folder: exit %d\n%s\n%s", code, out, errs)
+	}
+}
