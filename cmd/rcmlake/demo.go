@@ -66,10 +66,11 @@ the headline KPIs. Run it again to re-run the pipeline on the same world (nothin
 Where everything went (%s):
   emr/                  the hospitals' EMR databases (SQLite), each with its own schema
   landing/archive/      the claims and CPT files, archived once ingested
+  ref/                  NPI Registry answers and an ICD-10-CM order file, for offline lookups
   lake/bronze/          every load as it came, in Parquet, by load date and run
   lake/silver/          Delta tables: one data model, quarantine flags, SCD2 history
   lake/gold/            Delta tables: dimensions, facts and kpi_monthly
-  lake/audit/load_logs  one row per load
+  lake/audit/           load_logs (one row per load), quality, runs and task_runs
   manifest.json         the world, and every defect planted in it
   rcmlake.yaml          the pipeline config
 
