@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
 	"github.com/rcmlake/rcmlake/source/icd"
 	"github.com/rcmlake/rcmlake/source/npi"
@@ -45,11 +47,14 @@ func (in *Ingester) References() []Reference {
 // reason; it never stops the load.
 func (in *Ingester) LoadNPI(ctx context.Context, opts Options) LoadLog {
 	return in.loadReference(ctx, opts, RefNPI, func(ctx context.Context, w *recordWriter, rej *rejectWriter) error {
+		a := *in.Config.Sources.APIs.NPI
+		if a.Kind == "bulk" {
+			return in.importNPPES(ctx, a, w, rej)
+		}
 		numbers, err := in.providerNPIs(ctx)
 		if err != nil {
 			return err
 		}
-		a := *in.Config.Sources.APIs.NPI
 		if dir, ok := strings.CutPrefix(a.BaseURL, "file://"); ok && !filepath.IsAbs(dir) {
 			// Relative to the config file, and absolute: a file:// URL has no relative form.
 			if a.BaseURL, err = filepath.Abs(in.Config.ResolvePath(dir)); err != nil {
@@ -69,6 +74,62 @@ func (in *Ingester) LoadNPI(ctx context.Context, opts Options) LoadLog {
 			return w.write(r.Provider)
 		})
 	})
+}
+
+// importNPPES lands NPIs from the NPPES monthly dissemination file instead of the API: the
+// scalable route for a network with many providers, streamed row by row. With scope providers
+// (the default) it keeps the NPIs the providers tables name, and each of those the file does not
+// hold is a reject, as an unknown NPI is for the API; scope all keeps every row.
+func (in *Ingester) importNPPES(ctx context.Context, a config.API, w *recordWriter, rej *rejectWriter) error {
+	var want map[string]bool
+	if a.Scope != "all" {
+		numbers, err := in.providerNPIs(ctx)
+		if err != nil {
+			return err
+		}
+		want = make(map[string]bool, len(numbers))
+		for _, n := range numbers {
+			want[n] = false
+		}
+	}
+	f, name, err := npi.OpenBulk(in.Config.ResolvePath(a.Root))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var skipped int
+	_, err = npi.ReadBulk(ctx, name, f, npi.BulkOptions{Reject: func(line int, reason string) error {
+		w.read++
+		return rej.add(Reject{File: name, Line: line, Reason: reason})
+	}}, func(p npi.Provider) error {
+		if want != nil {
+			if _, ok := want[p.NPI]; !ok {
+				skipped++
+				return nil
+			}
+			want[p.NPI] = true
+		}
+		w.read++
+		return w.write(p)
+	})
+	if err != nil {
+		return err
+	}
+	missing := make([]string, 0)
+	for n, seen := range want {
+		if !seen {
+			missing = append(missing, n)
+		}
+	}
+	sort.Strings(missing)
+	for _, n := range missing {
+		w.read++
+		if err := rej.add(Reject{File: name, Reason: "NPI not in the NPPES file", Raw: n}); err != nil {
+			return err
+		}
+	}
+	in.Log.Info("NPPES bulk import", "file", name, "kept", w.rows, "outside_scope", skipped, "rejected", rej.n)
+	return nil
 }
 
 // LoadICD lands the ICD-10 codes of the configured source (WHO ICD-API walk, NLM search or

@@ -173,7 +173,7 @@ type APIs struct {
 type API struct {
 	Pos          `yaml:"-"`
 	Enabled      *bool   `yaml:"enabled,omitempty"`
-	Kind         string  `yaml:"kind,omitempty"`     // icd: who, nlm or cms-file
+	Kind         string  `yaml:"kind,omitempty"`     // npi: api (default) or bulk; icd: who, nlm or cms-file
 	BaseURL      string  `yaml:"base_url,omitempty"` // override for tests, mirrors and offline replay
 	TokenURL     string  `yaml:"token_url,omitempty"`
 	ClientID     string  `yaml:"client_id,omitempty"`     // ${secret:...}
@@ -181,8 +181,12 @@ type API struct {
 	RatePerSec   float64 `yaml:"rate_per_sec,omitempty"`
 	Workers      int     `yaml:"workers,omitempty"`
 	// Root is what the source reads: the WHO entity to walk (default the ICD-10 2019 release),
-	// NLM search terms, or the path of the CMS order file (relative to the config file).
-	Root        string `yaml:"root,omitempty"`
+	// NLM search terms, the path of the CMS order file, or the NPPES bulk file (.csv or the
+	// monthly .zip); paths are relative to the config file.
+	Root string `yaml:"root,omitempty"`
+	// Scope of an NPPES bulk import: providers (default) keeps the NPIs the providers tables
+	// name; all keeps every row of the file.
+	Scope       string `yaml:"scope,omitempty"`
 	Timeout     string `yaml:"timeout,omitempty"`      // per request attempt, e.g. 30s
 	MaxAttempts int    `yaml:"max_attempts,omitempty"` // per request, first included; default 5
 	Language    string `yaml:"language,omitempty"`     // icd who: Accept-Language; default en

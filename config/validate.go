@@ -285,6 +285,15 @@ func (k *checker) apis() {
 		if a.ClientSecret != "" && !IsSecretRef(a.ClientSecret) {
 			k.at(a.Pos, "apis.%s.client_secret is a literal; use ${secret:NAME}", name)
 		}
+		if name == "npi" && a.Kind != "" && !oneOf(a.Kind, "api", "bulk") {
+			k.at(a.Pos, "apis.npi.kind %q: want api or bulk", a.Kind)
+		}
+		if name == "npi" && a.Kind == "bulk" && a.IsEnabled() && a.Root == "" {
+			k.at(a.Pos, "apis.npi: kind bulk needs root: the path of the NPPES dissemination file (npidata_pfile_*.csv, or the monthly .zip)")
+		}
+		if a.Scope != "" && (name != "npi" || !oneOf(a.Scope, "providers", "all")) {
+			k.at(a.Pos, "apis.%s.scope %q: only apis.npi takes a scope, providers or all", name, a.Scope)
+		}
 		if name == "icd" && a.Kind != "" && !oneOf(a.Kind, "who", "nlm", "cms-file") {
 			k.at(a.Pos, "apis.icd.kind %q: want who, nlm or cms-file", a.Kind)
 		}

@@ -15,6 +15,9 @@ import (
 const (
 	NPIFixtures  = "ref/npi"
 	ICDOrderFile = "ref/icd10cm_order.txt"
+	// NPPESFile is the same providers as an NPPES monthly dissemination file, for
+	// sources.apis.npi kind bulk.
+	NPPESFile = "ref/npidata_pfile.csv"
 )
 
 // icdTitles are the long descriptions of the codes charges draw from.
@@ -46,17 +49,24 @@ func writeReference(dir string, o Options, m *Manifest) error {
 	if err := npi.WriteFixtures(filepath.Join(dir, NPIFixtures), provs); err != nil {
 		return err
 	}
+	if err := writeFile(filepath.Join(dir, NPPESFile), func(f *os.File) error { return npi.WriteBulk(f, provs) }); err != nil {
+		return err
+	}
 	yes := true
 	var codes []icd.Code
 	for i, c := range icdCodes {
 		codes = append(codes, icd.Code{System: icd.ICD10CM, Code: c, Title: icdTitles[c], ShortTitle: icdTitles[c], Billable: &yes,
 			Kind: "billable", Order: int64(i + 1), Source: icd.FromCMS})
 	}
-	f, err := os.Create(filepath.Join(dir, ICDOrderFile))
+	return writeFile(filepath.Join(dir, ICDOrderFile), func(f *os.File) error { return icd.WriteOrderFile(f, codes) })
+}
+
+func writeFile(path string, fill func(*os.File) error) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := icd.WriteOrderFile(f, codes); err != nil {
+	if err := fill(f); err != nil {
 		f.Close()
 		return err
 	}

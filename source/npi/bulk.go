@@ -1,12 +1,15 @@
 package npi
 
 import (
+	"archive/zip"
 	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -320,4 +323,53 @@ func WriteBulk(w io.Writer, providers []Provider) error {
 		writeRow(append(row, sub, p.OfficialCredential))
 	}
 	return bw.Flush()
+}
+
+// OpenBulk opens an NPPES dissemination file: the CSV itself, or the monthly ZIP as CMS ships
+// it, read in place (the data file inside, npidata_pfile_*.csv, not its _fileheader twin). The
+// returned name is the CSV's, for messages.
+func OpenBulk(path string) (io.ReadCloser, string, error) {
+	if !strings.EqualFold(filepath.Ext(path), ".zip") {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("NPPES file: %w", err)
+		}
+		return f, filepath.Base(path), nil
+	}
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("NPPES archive %s: %w", filepath.Base(path), err)
+	}
+	var pick *zip.File
+	for _, f := range z.File {
+		base := strings.ToLower(filepath.Base(f.Name))
+		if strings.HasPrefix(base, "npidata_pfile") && strings.HasSuffix(base, ".csv") && !strings.Contains(base, "fileheader") {
+			pick = f
+			break
+		}
+	}
+	if pick == nil {
+		z.Close()
+		return nil, "", fmt.Errorf("NPPES archive %s holds no npidata_pfile_*.csv", filepath.Base(path))
+	}
+	r, err := pick.Open()
+	if err != nil {
+		z.Close()
+		return nil, "", fmt.Errorf("NPPES archive %s: %w", filepath.Base(path), err)
+	}
+	return zipEntry{r, z}, filepath.Base(pick.Name), nil
+}
+
+// zipEntry closes the entry and then its archive.
+type zipEntry struct {
+	io.ReadCloser
+	z *zip.ReadCloser
+}
+
+func (e zipEntry) Close() error {
+	err := e.ReadCloser.Close()
+	if zerr := e.z.Close(); err == nil {
+		err = zerr
+	}
+	return err
 }
