@@ -4,6 +4,7 @@
 package gold
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -28,9 +29,14 @@ type Model struct {
 // Result reports one model's build.
 type Result struct {
 	Table   string
-	Rows    int64
+	Rows    int64 // rows written (for an incremental build, those of the rewritten files)
 	Version int64
 	Unknown int64 // fact rows mapped to an "unknown" dimension member
+	Skipped bool  // the inputs and the model are those of the table's last build
+	// Incremental builds rewrite only the keys that can have changed.
+	Incremental  bool
+	ChangedKeys  int64
+	FilesRemoved int
 }
 
 // Builder builds the gold layer.
@@ -38,6 +44,10 @@ type Builder struct {
 	Lake   *lakehouse.Lakehouse
 	Models models.Source
 	Log    *slog.Logger
+	// FullRefresh rebuilds every model from all of its inputs, even when they are unchanged.
+	FullRefresh bool
+	// FileBytes is the target data file size of incremental facts (default FactFileBytes).
+	FileBytes int64
 }
 
 // Plan lists the models in dependency order.
@@ -140,20 +150,29 @@ func (b *Builder) BuildModel(ctx context.Context, m Model) (Result, error) {
 
 func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 	res := Result{Table: "gold." + m.Name}
+	text, err := b.Models.Text(m.Layer, m.Name)
+	if err != nil {
+		return res, err
+	}
+	inc, err := parseIncremental(text)
+	if err != nil {
+		return res, fmt.Errorf("%s/%s.sql: %w", m.Layer, m.Name, err)
+	}
+	// Each input is read at one version, which the commit records.
+	inputs := map[string]*delta.Snapshot{}
 	ref := func(name string) (string, error) {
-		n, err := catalog.Parse(name)
-		if err != nil {
-			return "", err
+		s, ok := inputs[name]
+		if !ok {
+			n, err := catalog.Parse(name)
+			if err != nil {
+				return "", err
+			}
+			if s, err = b.Lake.Snapshot(ctx, b.Lake.Table(n), n); err != nil {
+				return "", fmt.Errorf("%s: %w", name, err)
+			}
+			inputs[name] = s
 		}
-		s, err := b.Lake.Snapshot(ctx, b.Lake.Table(n), n)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", name, err)
-		}
-		q, err := b.Lake.ScanSQL(ctx, s)
-		if err != nil {
-			return "", err
-		}
-		return q, nil
+		return b.Lake.ScanSQL(ctx, s)
 	}
 	exists := func(name string) (bool, error) {
 		n, err := catalog.Parse(name)
@@ -167,10 +186,39 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 		return res, err
 	}
 	tbl := delta.Open(b.Lake.Store, catalog.Key(catalog.Gold, m.Name))
-	w, err := b.Lake.Engine.WriteDelta(ctx, tbl, sql, duckdb.WriteOptions{Mode: duckdb.Overwrite, Operation: "CREATE OR REPLACE TABLE AS SELECT",
-		Params: map[string]any{"model": m.Layer + "/" + m.Name + ".sql"}})
-	if err != nil {
+	var prev *delta.Snapshot
+	if ok, err := tbl.Exists(ctx); err != nil {
 		return res, err
+	} else if ok {
+		if prev, err = tbl.Latest(ctx); err != nil {
+			return res, err
+		}
+	}
+	if prev != nil && !b.FullRefresh && upToDate(prev, m, text, inputs) {
+		res.Version, res.Skipped = prev.Version, true
+		b.Log.Info("gold up to date", "table", res.Table, "version", res.Version)
+		return res, nil
+	}
+	opts := duckdb.WriteOptions{Mode: duckdb.Overwrite, Operation: "CREATE OR REPLACE TABLE AS SELECT", Read: prev,
+		Txns: buildTxns(m, text, inputs, prev), Params: map[string]any{"model": m.Layer + "/" + m.Name + ".sql"}}
+	var w *duckdb.WriteResult
+	if inc != nil {
+		opts.FileBytes = cmp.Or(b.FileBytes, FactFileBytes)
+		if prev != nil && !b.FullRefresh {
+			if w, err = b.mergeChanges(ctx, m, text, inc, sql, prev, inputs, opts, &res); err != nil {
+				return res, err
+			}
+		}
+		sql = "SELECT * FROM (" + sql + ") m ORDER BY " + duckdb.Ident(inc.key)
+	}
+	if w == nil {
+		if w, err = b.Lake.Engine.WriteDelta(ctx, tbl, sql, opts); err != nil {
+			return res, err
+		}
+	}
+	if w.Skipped {
+		res.Version, res.Skipped = w.Version, true
+		return res, nil
 	}
 	res.Version, res.Rows = w.Version, w.Rows
 	if strings.HasPrefix(m.Name, "fact_") {
@@ -183,6 +231,7 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 			}
 		}
 	}
-	b.Log.Info("gold built", "table", res.Table, "rows", res.Rows, "unknown_members", res.Unknown, "version", res.Version)
+	b.Log.Info("gold built", "table", res.Table, "rows", res.Rows, "unknown_members", res.Unknown, "version", res.Version,
+		"incremental", res.Incremental, "changed_keys", res.ChangedKeys, "files_rewritten", res.FilesRemoved)
 	return res, nil
 }

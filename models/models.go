@@ -60,6 +60,15 @@ func (s Source) Query(name string) (string, error) {
 	return string(data), nil
 }
 
+// Text is a model's file as written, before its template calls are expanded.
+func (s Source) Text(layer, name string) (string, error) {
+	data, err := fs.ReadFile(s.fsys, path.Join(layer, name+".sql"))
+	if err != nil {
+		return "", fmt.Errorf("model %s.%s: %w", layer, name, err)
+	}
+	return string(data), nil
+}
+
 // Funcs are the template calls a model may use.
 type Funcs struct {
 	// Dialect renders the few date functions whose names differ between engines.

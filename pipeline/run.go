@@ -158,7 +158,7 @@ func Plan(o *Options, runID string) (*DAG, error) {
 		}
 		add(t)
 	}
-	gb := &gold.Builder{Lake: lh, Models: o.Models, Log: o.Log}
+	gb := &gold.Builder{Lake: lh, Models: o.Models, Log: o.Log, FullRefresh: o.FullRefresh}
 	plan, err := gb.Plan()
 	if err != nil {
 		return nil, Permanent(err)

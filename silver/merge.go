@@ -38,8 +38,6 @@ func (m *merger) write(ctx context.Context, opts duckdb.WriteOptions) (*duckdb.W
 	if opts.FileBytes <= 0 {
 		opts.FileBytes = DefaultFileBytes
 	}
-	// Row groups small enough that a file can close near its target size.
-	opts.RowGroupRows = int(min(max(opts.FileBytes/256, 2048), 122880))
 	empty := "(SELECT * FROM " + m.incoming + " i, (SELECT CAST(NULL AS TIMESTAMP) AS " + ColInsertedAt + ", CAST(NULL AS TIMESTAMP) AS " +
 		ColModifiedAt + ", CAST(NULL AS TIMESTAMP) AS " + ColValidTo + ") z WHERE FALSE)"
 	now := m.b.nowSQL()

@@ -91,7 +91,7 @@ already holds are ignored) and gold rebuilds.`,
 	f := cmd.Flags()
 	f.StringSliceVarP(&o.Select, "select", "s", nil, "tasks to run (comma-separated; globs, +upstream, downstream+)")
 	f.BoolVar(&o.FromFailure, "from-failure", false, "resume the latest run that did not succeed, redoing only what did not finish")
-	f.BoolVar(&o.FullRefresh, "full-refresh", false, "reread sources whole and rebuild silver from every bronze load")
+	f.BoolVar(&o.FullRefresh, "full-refresh", false, "reread sources whole, rebuild silver from every bronze load and gold from all of silver")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan (tasks in waves, with dependencies) and stop")
 	f.StringVar(&from, "from", "", "backfill from this month (2024-01) or day (2024-01-15), inclusive")
 	f.StringVar(&to, "to", "", "backfill up to this month or day, inclusive")

@@ -46,6 +46,7 @@ func newTransformCmd() *cobra.Command {
 		},
 	}
 	sv.Flags().StringVar(&table, "table", "", "build only this entity")
+	var goldFull bool
 	gd := &cobra.Command{
 		Use:   "gold",
 		Short: "Build the star schema (dimensions, facts) and the KPI tables from current, clean silver rows",
@@ -57,17 +58,25 @@ func newTransformCmd() *cobra.Command {
 				return err
 			}
 			defer lh.Close()
-			b := &gold.Builder{Lake: lh, Models: models.Embedded(), Log: slog.Default()}
+			b := &gold.Builder{Lake: lh, Models: models.Embedded(), Log: slog.Default(), FullRefresh: goldFull}
 			results, err := b.Build(ctx)
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TABLE	ROWS	UNKNOWN MEMBERS	VERSION")
+			fmt.Fprintln(tw, "TABLE	BUILD	ROWS WRITTEN	UNKNOWN MEMBERS	VERSION")
 			for _, r := range results {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", r.Table, r.Rows, r.Unknown, r.Version)
+				build := "full"
+				switch {
+				case r.Skipped:
+					build = "up to date"
+				case r.Incremental:
+					build = fmt.Sprintf("incremental (%d keys)", r.ChangedKeys)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", r.Table, build, r.Rows, r.Unknown, r.Version)
 			}
 			tw.Flush()
 			return err
 		},
 	}
+	gd.Flags().BoolVar(&goldFull, "full-refresh", false, "rebuild every model from all of its inputs, even unchanged ones")
 	cmd.AddCommand(sv, gd)
 	return cmd
 }

@@ -45,7 +45,7 @@ type WriteOptions struct {
 	Params       map[string]any    // extra commitInfo operationParameters
 	Metrics      map[string]int64  // extra commitInfo operationMetrics
 	FileBytes    int64             // target data file size; default 128 MiB
-	RowGroupRows int               // rows per Parquet row group; default 122880
+	RowGroupRows int               // rows per Parquet row group; default 122880, fewer for small files
 	// PartitionBy lays files out in Hive-style folders by these columns (string, integer,
 	// date or boolean), escaped as Spark escapes them. Only when the table is created.
 	PartitionBy []string
@@ -312,7 +312,9 @@ func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query, dir st
 		fileBytes = 128 << 20
 	}
 	if rowGroup <= 0 {
-		rowGroup = 122880
+		// Row groups small enough that a file can close near its target size: a file ends
+		// only at a row group's end.
+		rowGroup = int(min(max(fileBytes/256, 2048), 122880))
 	}
 	st := tbl.Storage()
 	stage, err := os.MkdirTemp("", "rcmlake-write-*")

@@ -2,6 +2,10 @@
 -- (the first one after Pending, from silver's SCD2 history) tells whether it was denied on
 -- first submission, which the initial denial rate and the clean claim rate need; the current
 -- status tells whether a denial was later overturned.
+--
+-- Built incrementally: only the claims whose silver history or transaction fact changed.
+-- incremental: key claim_key from silver.claims
+-- incremental: gold.fact_transaction.transaction_key = transaction_key
 WITH first_status AS (
   SELECT claim_key, claim_status AS initial_status
   FROM (

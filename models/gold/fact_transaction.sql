@@ -2,6 +2,15 @@
 -- fact_transactions, with correct types and joins). Dimension members are the versions
 -- current at the service date; a missing or quarantined member maps to the "unknown" member
 -- (-1 / 'unknown'), so no fact is ever dropped.
+--
+-- Built incrementally: a build recomputes only the transactions whose silver rows changed, or
+-- whose dimension member changed (see docs/ARCHITECTURE.md, "Gold facts are incremental").
+-- incremental: key transaction_key from silver.transactions
+-- incremental: gold.dim_patient.patient_key = patient_key
+-- incremental: gold.dim_provider.provider_key = provider_key
+-- incremental: gold.dim_department.department_key = department_key
+-- incremental: gold.dim_cpt_code.cpt_code = procedure_code
+-- incremental: gold.dim_icd_code.code_nodot = upper(replace(trim(icd_code), '.', ''))
 SELECT
   t.transaction_key,
   t.transaction_id,
