@@ -1,7 +1,9 @@
 -- gold.fact_transaction: one row per current, clean silver transaction (the seed's
 -- fact_transactions, with correct types and joins). Dimension members are the versions
 -- current at the service date; a missing or quarantined member maps to the "unknown" member
--- (-1 / 'unknown'), so no fact is ever dropped.
+-- (-1 / 'unknown'), so no fact is ever dropped. The open end of the current version is written
+-- as coalesce(valid_to, DATE '9999-12-31'), not with an OR: an OR in a join condition turns the
+-- hash join into a nested loop (76 s instead of 0.2 s for 200k charges in DuckDB).
 --
 -- Built incrementally: a build recomputes only the transactions whose silver rows changed, or
 -- whose dimension member changed (see docs/ARCHITECTURE.md, "Gold facts are incremental").
@@ -39,11 +41,11 @@ FROM {{ ref "silver.transactions" }} t
 LEFT JOIN {{ ref "gold.dim_patient" }} p
   ON p.patient_key = t.patient_key
  AND coalesce(t.service_date, DATE '1900-01-01') >= p.valid_from
- AND (p.valid_to IS NULL OR coalesce(t.service_date, DATE '1900-01-01') < p.valid_to)
+ AND coalesce(t.service_date, DATE '1900-01-01') < coalesce(p.valid_to, DATE '9999-12-31')
 LEFT JOIN {{ ref "gold.dim_provider" }} v
   ON v.provider_key = t.provider_key
  AND coalesce(t.service_date, DATE '1900-01-01') >= v.valid_from
- AND (v.valid_to IS NULL OR coalesce(t.service_date, DATE '1900-01-01') < v.valid_to)
+ AND coalesce(t.service_date, DATE '1900-01-01') < coalesce(v.valid_to, DATE '9999-12-31')
 LEFT JOIN {{ ref "gold.dim_department" }} d
   ON d.department_key = t.department_key
 LEFT JOIN {{ ref "gold.dim_cpt_code" }} c
