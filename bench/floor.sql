@@ -12,31 +12,31 @@ FROM (
   SELECT CAST(PatientID AS VARCHAR) AS patient_id, 'hos-a' AS datasource, FirstName AS first_name, LastName AS last_name,
          MiddleName AS middle_name, SSN AS ssn, PhoneNumber AS phone_number, Gender AS gender,
          TRY_CAST(DOB AS DATE) AS dob, Address AS address, TRY_CAST(ModifiedDate AS TIMESTAMP) AS modified_date
-  FROM read_csv('{emr}/hos-a/patients.csv', all_varchar = true)
+  FROM read_csv('{emr}/hos-a/patients.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')
   UNION ALL
   SELECT CAST(ID AS VARCHAR), 'hos-b', F_Name, L_Name, M_Name, SSN, PhoneNumber, Gender,
          TRY_CAST(DOB AS DATE), Address, TRY_CAST(Updated_Date AS TIMESTAMP)
-  FROM read_csv('{emr}/hos-b/patients.csv', all_varchar = true)
+  FROM read_csv('{emr}/hos-b/patients.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')
 ) p
 QUALIFY row_number() OVER (PARTITION BY patient_id, datasource ORDER BY modified_date DESC) = 1;
 
 CREATE TABLE providers AS
 SELECT ProviderID || '-' || ds AS provider_key, ProviderID AS provider_id, ds AS datasource, FirstName AS first_name,
        LastName AS last_name, Specialization AS specialization, DeptID || '-' || ds AS department_key, CAST(NPI AS VARCHAR) AS npi
-FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{emr}/hos-a/providers.csv', all_varchar = true)
-      UNION ALL SELECT *, 'hos-b' FROM read_csv('{emr}/hos-b/providers.csv', all_varchar = true)) x;
+FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{emr}/hos-a/providers.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')
+      UNION ALL SELECT *, 'hos-b' FROM read_csv('{emr}/hos-b/providers.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')) x;
 
 CREATE TABLE departments AS
 SELECT DeptID || '-' || ds AS department_key, DeptID AS department_id, ds AS datasource, Name AS name
-FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{emr}/hos-a/departments.csv', all_varchar = true)
-      UNION ALL SELECT *, 'hos-b' FROM read_csv('{emr}/hos-b/departments.csv', all_varchar = true)) x;
+FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{emr}/hos-a/departments.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')
+      UNION ALL SELECT *, 'hos-b' FROM read_csv('{emr}/hos-b/departments.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')) x;
 
 CREATE TABLE encounters AS
 SELECT EncounterID || '-' || ds AS encounter_key, ds AS datasource, PatientID || '-' || ds AS patient_key,
        TRY_CAST(EncounterDate AS DATE) AS encounter_date, EncounterType AS encounter_type,
        ProviderID || '-' || ds AS provider_key, DepartmentID || '-' || ds AS department_key, ProcedureCode AS procedure_code
-FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{emr}/hos-a/encounters.csv', all_varchar = true)
-      UNION ALL SELECT *, 'hos-b' FROM read_csv('{emr}/hos-b/encounters.csv', all_varchar = true)) x
+FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{emr}/hos-a/encounters.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')
+      UNION ALL SELECT *, 'hos-b' FROM read_csv('{emr}/hos-b/encounters.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')) x
 QUALIFY row_number() OVER (PARTITION BY EncounterID, ds ORDER BY TRY_CAST(ModifiedDate AS TIMESTAMP) DESC) = 1;
 
 CREATE TABLE transactions AS
@@ -47,8 +47,8 @@ SELECT TransactionID || '-' || ds AS transaction_key, TransactionID AS transacti
        TRY_CAST(PaidDate AS DATE) AS paid_date, VisitType AS visit_type, AmountType AS amount_type,
        TRY_CAST(Amount AS DECIMAL(18,2)) AS amount, TRY_CAST(PaidAmount AS DECIMAL(18,2)) AS paid_amount,
        PayorID AS payor_id, ProcedureCode AS procedure_code, ICDCode AS icd_code, LineOfBusiness AS line_of_business
-FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{emr}/hos-a/transactions.csv', all_varchar = true)
-      UNION ALL SELECT *, 'hos-b' FROM read_csv('{emr}/hos-b/transactions.csv', all_varchar = true)) x
+FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{emr}/hos-a/transactions.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')
+      UNION ALL SELECT *, 'hos-b' FROM read_csv('{emr}/hos-b/transactions.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"')) x
 QUALIFY row_number() OVER (PARTITION BY TransactionID, ds ORDER BY TRY_CAST(ModifiedDate AS TIMESTAMP) DESC) = 1;
 
 -- Every version of every claim (the monthly files repeat a claim as its status moves).
@@ -59,8 +59,8 @@ SELECT ClaimID || '-' || ds AS claim_key, ClaimID AS claim_id, ds AS datasource,
        TRY_CAST(ClaimAmount AS DECIMAL(18,2)) AS claim_amount, TRY_CAST(AllowedAmount AS DECIMAL(18,2)) AS allowed_amount,
        TRY_CAST(PaidAmount AS DECIMAL(18,2)) AS paid_amount, ClaimStatus AS claim_status, NULLIF(DenialReason, '') AS denial_reason,
        TRY_CAST(ModifiedDate AS TIMESTAMP) AS modified_date
-FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{claims_a}', all_varchar = true, union_by_name = true)
-      UNION ALL BY NAME SELECT *, 'hos-b' FROM read_csv('{claims_b}', all_varchar = true, union_by_name = true)) x
+FROM (SELECT *, 'hos-a' AS ds FROM read_csv('{claims_a}', all_varchar = true, union_by_name = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true)
+      UNION ALL BY NAME SELECT *, 'hos-b' FROM read_csv('{claims_b}', all_varchar = true, union_by_name = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true)) x
 WHERE ClaimID IS NOT NULL AND TransactionID IS NOT NULL AND ClaimStatus IS NOT NULL;
 
 CREATE TABLE dim_patient AS SELECT md5(patient_key) AS patient_sk, * FROM patients WHERE NOT is_quarantined;

@@ -48,6 +48,9 @@ type Builder struct {
 	FullRefresh bool
 	// FileBytes is the target data file size of incremental facts (default FactFileBytes).
 	FileBytes int64
+	// MaxRewriteShare: an incremental fact build whose changed keys sit in more than this share
+	// of the table's files rebuilds the table instead (default DefaultMaxRewriteShare).
+	MaxRewriteShare float64
 }
 
 // Plan lists the models in dependency order.
@@ -185,6 +188,18 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// onlyKeys renders the model with its driver cut down to the keys in a temp table: by the
+	// incremental contract, those keys' output rows need no other driver row.
+	onlyKeys := func(keys string) (string, error) {
+		cut := func(name string) (string, error) {
+			scan, err := ref(name)
+			if err != nil || inc == nil || name != inc.driver {
+				return scan, err
+			}
+			return fmt.Sprintf("(SELECT * FROM %s d WHERE CAST(d.%s AS VARCHAR) IN (SELECT k FROM %s))", scan, duckdb.Ident(inc.key), keys), nil
+		}
+		return b.Models.Render(m.Layer, m.Name, models.Funcs{Ref: cut, Exists: exists})
+	}
 	tbl := delta.Open(b.Lake.Store, catalog.Key(catalog.Gold, m.Name))
 	var prev *delta.Snapshot
 	if ok, err := tbl.Exists(ctx); err != nil {
@@ -205,7 +220,7 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 	if inc != nil {
 		opts.FileBytes = cmp.Or(b.FileBytes, FactFileBytes)
 		if prev != nil && !b.FullRefresh {
-			if w, err = b.mergeChanges(ctx, m, text, inc, sql, prev, inputs, opts, &res); err != nil {
+			if w, err = b.mergeChanges(ctx, m, text, inc, onlyKeys, prev, inputs, opts, &res); err != nil {
 				return res, err
 			}
 		}

@@ -49,7 +49,8 @@ func newWorld(t *testing.T) *world {
 		in: &bronze.Ingester{Config: cfg, Lake: lh, Resolver: r, Log: quiet},
 		sb: &silver.Builder{Config: cfg, Lake: lh, Models: models.Embedded(), Log: quiet},
 		// Small files, so that an incremental build has files to leave alone.
-		gb: &Builder{Lake: lh, Models: models.Embedded(), Log: quiet, FileBytes: 64 << 10}}
+		// Small files, and never a fallback to a rebuild: the merge path is what is tested.
+		gb: &Builder{Lake: lh, Models: models.Embedded(), Log: quiet, FileBytes: 64 << 10, MaxRewriteShare: 2}}
 }
 
 func (w *world) run(t *testing.T, id string) map[string]Result {
@@ -141,6 +142,14 @@ func TestIncrementalFactsEqualRebuild(t *testing.T) {
 				t.Errorf("%s: %s was not built incrementally (%d rows): %+v", id, f, rows, r)
 			}
 		}
+	}
+	// With the default share, a month that touches every file of this small world rebuilds.
+	w.gb.MaxRewriteShare = 0
+	if _, err := synth.AppendMonth(context.Background(), w.dir); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.run(t, "r4")["gold.fact_transaction"]; r.Incremental || r.Skipped {
+		t.Errorf("r4: a change in every file should rebuild fact_transaction: %+v", r)
 	}
 	want := map[string]string{}
 	for _, f := range append(facts, "kpi_monthly", "fact_ar_snapshot") {

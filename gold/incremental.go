@@ -1,6 +1,7 @@
 package gold
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -45,6 +46,10 @@ type inputMap struct {
 // FactFileBytes is the target size of an incremental fact's data files, written sorted by key,
 // so that a change rewrites only the files whose key range it touches.
 const FactFileBytes = 32 << 20
+
+// DefaultMaxRewriteShare: an incremental fact build that would rewrite more than this share of
+// the table's files rebuilds the table instead.
+const DefaultMaxRewriteShare = 0.5
 
 var incrementalLine = regexp.MustCompile(`(?m)^--\s*incremental:\s*(.*?)\s*$`)
 var incrementalHead = regexp.MustCompile(`^key\s+(\w+)\s+from\s+(\w+\.\w+)$`)
@@ -157,6 +162,7 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 	if err != nil {
 		return false, err
 	}
+	var conds []string
 	for _, name := range sortedKeys(inputs) {
 		cur := inputs[name]
 		was, found := prev.TxnVersion(inputTxn + name)
@@ -184,20 +190,22 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 		if changed == "" {
 			continue
 		}
-		var ins []string
 		if name == inc.driver {
-			ins = append(ins, fmt.Sprintf("SELECT CAST(%s AS VARCHAR) FROM %s c", inc.key, changed))
+			if err := eng.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT CAST(%s AS VARCHAR) FROM %s c", keys, inc.key, changed)); err != nil {
+				return false, fmt.Errorf("changes of %s: %w", name, err)
+			}
 		}
 		for _, mp := range inc.maps {
 			if mp.input == name {
-				ins = append(ins, fmt.Sprintf("SELECT CAST(%s AS VARCHAR) FROM %s d WHERE CAST(%s AS VARCHAR) IN (SELECT CAST(%s AS VARCHAR) FROM %s c)",
-					inc.key, driverScan, mp.expr, mp.column, changed))
+				conds = append(conds, fmt.Sprintf("CAST(%s AS VARCHAR) IN (SELECT CAST(%s AS VARCHAR) FROM %s c)", mp.expr, mp.column, changed))
 			}
 		}
-		for _, q := range ins {
-			if err := eng.Exec(ctx, "INSERT INTO "+keys+" SELECT * FROM ("+q+") x WHERE 1 = 1"); err != nil {
-				return false, fmt.Errorf("changes of %s: %w", name, err)
-			}
+	}
+	// One scan of the driver for every mapped input that moved.
+	if len(conds) > 0 {
+		q := fmt.Sprintf("INSERT INTO %s SELECT CAST(%s AS VARCHAR) FROM %s d WHERE %s", keys, inc.key, driverScan, strings.Join(conds, "\n OR "))
+		if err := eng.Exec(ctx, q); err != nil {
+			return false, fmt.Errorf("driver rows of changed inputs: %w", err)
 		}
 	}
 	return true, nil
@@ -352,7 +360,7 @@ func asInt(v any) int {
 // mergeChanges rebuilds only the keys that can have changed since prev: it removes the files
 // that hold one and adds their other rows back with the keys' fresh rows, in one commit. It
 // returns nil when the table must be rebuilt in full instead.
-func (b *Builder) mergeChanges(ctx context.Context, m Model, text string, inc *incremental, model string, prev *delta.Snapshot,
+func (b *Builder) mergeChanges(ctx context.Context, m Model, text string, inc *incremental, onlyKeys func(keys string) (string, error), prev *delta.Snapshot,
 	inputs map[string]*delta.Snapshot, opts duckdb.WriteOptions, res *Result) (*duckdb.WriteResult, error) {
 	eng := b.Lake.Engine
 	keys := "_gold_keys_" + m.Name
@@ -379,10 +387,22 @@ func (b *Builder) mergeChanges(ctx context.Context, m Model, text string, inc *i
 	if err != nil {
 		return nil, err
 	}
+	if share := cmp.Or(b.MaxRewriteShare, DefaultMaxRewriteShare); float64(len(files)) > share*float64(len(prev.Files())) {
+		// Rewriting most files with their carried rows costs more than recomputing the
+		// table (at 1M charges, rewriting every file took twice a rebuild's time).
+		b.Log.Info("gold changes touch most files; rebuilding", "table", "gold."+m.Name, "changed_keys", res.ChangedKeys,
+			"files", len(files), "of", len(prev.Files()))
+		res.Incremental, res.ChangedKeys = false, 0
+		return nil, nil
+	}
 	res.FilesRemoved = len(files)
 	cols := strings.Join(quotedFields(prev.Schema), ", ")
 	key := duckdb.Ident(inc.key)
-	q := fmt.Sprintf("SELECT %s FROM (%s) m WHERE CAST(m.%s AS VARCHAR) IN (SELECT k FROM %s)", cols, model, key, keys)
+	model, err := onlyKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf("SELECT %s FROM (%s) m", cols, model)
 	opts.Mode, opts.Operation = duckdb.Append, "MERGE"
 	if len(files) > 0 {
 		scan, err := b.Lake.ScanFilesSQL(ctx, prev, files)

@@ -314,7 +314,7 @@ func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query, dir st
 	if rowGroup <= 0 {
 		// Row groups small enough that a file can close near its target size: a file ends
 		// only at a row group's end.
-		rowGroup = int(min(max(fileBytes/256, 2048), 122880))
+		rowGroup = int(min(max(fileBytes/256, 256), 122880))
 	}
 	st := tbl.Storage()
 	stage, err := os.MkdirTemp("", "rcmlake-write-*")
