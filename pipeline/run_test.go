@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -285,6 +286,30 @@ func TestLeaseKeepsRunsApart(t *testing.T) {
 	out, err := Run(context.Background(), w.options(nil))
 	if err != nil || out.Err() != nil {
 		t.Fatalf("run after an expired lease: %v %v", err, out.Err())
+	}
+	// A live lease of this machine whose process is gone (killed with SIGKILL) is taken over
+	// at once; one held by a live process of this machine is not.
+	host, _ := os.Hostname()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pid  int
+		free bool
+	}{{gone.Process.Pid, true}, {os.Getppid(), false}} {
+		live, _ := json.Marshal(LeaseInfo{RunID: "killed", Host: host, PID: c.pid, Taken: time.Now(), Expires: time.Now().Add(time.Hour)})
+		w.lh.Store.Delete(context.Background(), LeaseKey)
+		if err := w.lh.Store.PutIfAbsent(context.Background(), LeaseKey, live); err != nil {
+			t.Fatal(err)
+		}
+		l, err := AcquireLease(context.Background(), w.lh.Store, "next", time.Minute)
+		if (err == nil) != c.free {
+			t.Errorf("lease of pid %d (gone: %v): %v", c.pid, c.free, err)
+		}
+		if l != nil {
+			l.Release(context.Background())
+		}
 	}
 }
 

@@ -15,10 +15,7 @@ import (
 // and the gold tables equal, row for row, those of an uninterrupted run on the same world.
 func TestSIGTERMThenResume(t *testing.T) {
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "rcmlake")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testBinary(t)
 	worlds := map[string]string{}
 	for _, w := range []string{"interrupted", "clean"} {
 		dir := filepath.Join(tmp, w)
