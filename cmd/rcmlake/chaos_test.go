@@ -185,7 +185,7 @@ func chaosDigests(t *testing.T, cfg string, bronzeOnly bool) map[string]string {
 		// a digest per column, by name (a bronze table's columns are the union of its loads',
 		// in the order the loads committed, which a kill may change).
 		for _, tbl := range []string{"bronze.transactions", "bronze.patients", "bronze.encounters", "bronze.claims"} {
-			out[tbl] = q("SELECT count(*) FROM " + tbl) + "\n" + q(`SELECT * FROM (UNPIVOT (SELECT CAST(bit_xor(hash(COLUMNS(* EXCLUDE (_run_id, _load_time, _source_watermark)))) AS VARCHAR)
+			out[tbl] = q("SELECT count(*) FROM "+tbl) + "\n" + q(`SELECT * FROM (UNPIVOT (SELECT CAST(bit_xor(hash(COLUMNS(* EXCLUDE (_run_id, _load_time, _source_watermark)))) AS VARCHAR)
 				FROM `+tbl+`) ON COLUMNS(*) INTO NAME col VALUE h) ORDER BY col`)
 		}
 		return out
