@@ -193,12 +193,62 @@ func (in *Ingester) loadFile(ctx context.Context, rule config.LandingFile, st la
 const ColRescued = "_rescued_data"
 
 func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key string, src io.Reader, opts Options, lg *LoadLog) error {
+	rf, err := newRowFile()
+	if err != nil {
+		return err
+	}
+	defer rf.discard()
+	rej, err := newRejectWriter(key)
+	if err != nil {
+		return err
+	}
+	defer rej.discard()
+	sc, err := scanCSV(ctx, rule, key, src, rf.write, rej.add)
+	lg.RowsRead, lg.NumberOfRowsCopied = sc.read, sc.rows
+	if err != nil {
+		return err
+	}
+	cols := sc.cols
+	if err := rf.finish(); err != nil {
+		return err
+	}
+	lg.RowsRejected = rej.n
+	if lg.NumberOfRowsCopied+lg.RowsRejected != lg.RowsRead {
+		return fmt.Errorf("%s: %d rows read, %d loaded and %d rejected do not add up", key, lg.RowsRead, lg.NumberOfRowsCopied, lg.RowsRejected)
+	}
+	base := fmt.Sprintf("%s/%s/load_date=%s/run_id=%s", rule.Datasource, rule.Table, lg.LoadDate.Format("2006-01-02"), opts.RunID)
+	name := strings.NewReplacer("/", "_", ".", "_").Replace(key)
+	out := "bronze/" + base + "/" + name + ".parquet"
+	if err := in.writeParquet(ctx, rf.name(), cols, out, rule.Datasource, opts.RunID, lg.LoadDate, ""); err != nil {
+		return err
+	}
+	lg.Files = []string{out}
+	if rej.n > 0 {
+		lg.RejectsFile = "bronze/_rejects/" + base + "/" + name + ".json"
+		if err := rej.upload(ctx, in.Lake.Store, lg.RejectsFile); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// csvScan is what scanCSV read: the output columns, the records read and the rows emitted.
+type csvScan struct {
+	cols       []string
+	read, rows int64
+}
+
+// scanCSV reads a landing CSV against its rule: columns are matched by normalised header name,
+// each record becomes a row of values in cols' order (emit) or a reject with its reason
+// (reject), so that read = rows + rejects. A missing required column fails the file.
+func scanCSV(ctx context.Context, rule config.LandingFile, key string, src io.Reader, emit func([]string, []any) error, reject func(Reject) error) (csvScan, error) {
+	var sc csvScan
 	r := csv.NewReader(bufio.NewReaderSize(src, 1<<20))
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
-		return fmt.Errorf("%s: reading the header: %w", key, err)
+		return sc, fmt.Errorf("%s: reading the header: %w", key, err)
 	}
 	header = append([]string(nil), header...) // the reader reuses its record
 	names := make([]string, len(header))
@@ -224,7 +274,7 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%s: required column(s) %s missing from the header (%s)", key, strings.Join(missing, ", "), strings.Join(header, ", "))
+		return sc, fmt.Errorf("%s: required column(s) %s missing from the header (%s)", key, strings.Join(missing, ", "), strings.Join(header, ", "))
 	}
 	// The output columns: the declared ones in their declared order (a column this file lacks
 	// is NULL, a reordered one is found by name) plus the rescued data; or, when the rule
@@ -255,16 +305,7 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 		}
 		cols = append(cols, ColRescued)
 	}
-	rf, err := newRowFile()
-	if err != nil {
-		return err
-	}
-	defer rf.discard()
-	rej, err := newRejectWriter(key)
-	if err != nil {
-		return err
-	}
-	defer rej.discard()
+	sc.cols = cols
 	vals := make([]any, len(cols))
 	extra := map[string]string{}
 	for {
@@ -273,10 +314,17 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 			break
 		}
 		if cerr := ctx.Err(); cerr != nil {
-			return cerr
+			return sc, cerr
 		}
-		line, _ := r.FieldPos(0)
-		lg.RowsRead++
+		// The record's first line; FieldPos panics on a record with no fields (a parse error).
+		var line int
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			line = pe.StartLine
+		} else if len(fields) > 0 {
+			line, _ = r.FieldPos(0)
+		}
+		sc.read++
 		var reason string
 		switch {
 		case err != nil:
@@ -293,13 +341,13 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 			}
 		}
 		if reason != "" {
-			if werr := rej.add(Reject{File: key, Line: line, Reason: reason, Raw: strings.ToValidUTF8(strings.Join(fields, ","), "\uFFFD")}); werr != nil {
-				return werr
+			if werr := reject(Reject{File: key, Line: line, Reason: reason, Raw: strings.ToValidUTF8(strings.Join(fields, ","), "\uFFFD")}); werr != nil {
+				return sc, werr
 			}
 			if err != nil && !errors.Is(err, csv.ErrFieldCount) {
 				var pe *csv.ParseError
 				if !errors.As(err, &pe) {
-					return err
+					return sc, err
 				}
 			}
 			continue
@@ -319,32 +367,12 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 				vals[i] = fields[from[i]]
 			}
 		}
-		if err := rf.write(cols, vals); err != nil {
-			return err
+		if err := emit(cols, vals); err != nil {
+			return sc, err
 		}
-		lg.NumberOfRowsCopied++
+		sc.rows++
 	}
-	if err := rf.finish(); err != nil {
-		return err
-	}
-	lg.RowsRejected = rej.n
-	if lg.NumberOfRowsCopied+lg.RowsRejected != lg.RowsRead {
-		return fmt.Errorf("%s: %d rows read, %d loaded and %d rejected do not add up", key, lg.RowsRead, lg.NumberOfRowsCopied, lg.RowsRejected)
-	}
-	base := fmt.Sprintf("%s/%s/load_date=%s/run_id=%s", rule.Datasource, rule.Table, lg.LoadDate.Format("2006-01-02"), opts.RunID)
-	name := strings.NewReplacer("/", "_", ".", "_").Replace(key)
-	out := "bronze/" + base + "/" + name + ".parquet"
-	if err := in.writeParquet(ctx, rf.name(), cols, out, rule.Datasource, opts.RunID, lg.LoadDate, ""); err != nil {
-		return err
-	}
-	lg.Files = []string{out}
-	if rej.n > 0 {
-		lg.RejectsFile = "bronze/_rejects/" + base + "/" + name + ".json"
-		if err := rej.upload(ctx, in.Lake.Store, lg.RejectsFile); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sc, nil
 }
 
 // rejectWriter streams rejected rows to a temporary JSON array file, so a file full of bad
