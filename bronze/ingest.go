@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -87,6 +88,9 @@ type Ingester struct {
 	mu       sync.Mutex // serialises DuckDB work (one connection)
 }
 
+// ErrNoTableMatches: no active EMR table matches the datasource and table asked for.
+var ErrNoTableMatches = errors.New("nothing to ingest: no active EMR table matches")
+
 // Run loads every active, selected EMR table, up to cfg.Ingest.Parallelism at once. Each
 // table's load is independent: one failing does not stop the others. It returns the audit rows.
 func (in *Ingester) Run(ctx context.Context, opts Options) ([]LoadLog, error) {
@@ -121,7 +125,7 @@ func (in *Ingester) Run(ctx context.Context, opts Options) ([]LoadLog, error) {
 		}
 	}
 	if len(jobs) == 0 && len(done) == 0 {
-		return nil, fmt.Errorf("nothing to ingest: no active table matches (datasource %q, table %q)", opts.Datasource, opts.Table)
+		return nil, fmt.Errorf("%w (datasource %q, table %q)", ErrNoTableMatches, opts.Datasource, opts.Table)
 	}
 	logs := make([]LoadLog, len(jobs))
 	sem := make(chan struct{}, max(1, in.Config.Ingest.Parallelism))
@@ -395,8 +399,17 @@ func (in *Ingester) writeParquet(ctx context.Context, jsonl string, cols []strin
 		strings.Join(sel, ", "), sqlString(ds), ColDatasource, sqlString(runID), ColRunID,
 		sqlString(at.Format(time.RFC3339Nano)), ColLoadTime, wmExpr, ColSourceWatermark,
 		sqlString(jsonl), strings.Join(colSpec, ", "), sqlString(out.Name()))
+	// Without insertion order DuckDB streams the copy in bounded memory; with it, a parallel
+	// scan buffers rows to restore their order (RSS followed a landing file's size). Bronze
+	// rows are a set: nothing reads them by position.
 	in.mu.Lock()
-	err = in.Lake.Engine.Exec(ctx, q)
+	err = in.Lake.Engine.Exec(ctx, "SET preserve_insertion_order = false")
+	if err == nil {
+		err = in.Lake.Engine.Exec(ctx, q)
+		if rerr := in.Lake.Engine.Exec(context.WithoutCancel(ctx), "RESET preserve_insertion_order"); err == nil {
+			err = rerr
+		}
+	}
 	in.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("writing bronze parquet: %w", err)

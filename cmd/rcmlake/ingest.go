@@ -55,6 +55,12 @@ audit.load_logs; the mark advances only with that row, so a crashed load is simp
 				}
 			}
 			printLoadLogs(cmd, logs)
+			if errors.Is(err, bronze.ErrNoTableMatches) && len(logs) > 0 {
+				err = nil // --source/--table named a landing file or reference table
+			}
+			if len(logs) == 0 && err == nil && ferr == nil && rerr == nil && (opts.Datasource != "" || opts.Table != "") {
+				err = fmt.Errorf("nothing to ingest: no EMR table, landing rule or reference table matches (datasource %q, table %q)", opts.Datasource, opts.Table)
+			}
 			return errors.Join(err, ferr, rerr)
 		},
 	}
