@@ -37,6 +37,7 @@ type Options struct {
 
 // Report is everything one bench run measured.
 type Report struct {
+	Command string       `json:"command"` // how to rerun it
 	Started time.Time    `json:"started"`
 	Machine Machine      `json:"machine"`
 	Options ReportOpts   `json:"options"`

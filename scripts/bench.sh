@@ -23,4 +23,4 @@ dsn="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--scales 1,50,500 --memory-limit 2GB --notes docs/benchmark-notes.md)
-bin/rcmlake bench --postgres-dsn "$dsn" --out docs "${args[@]}"
+RCMLAKE_BENCH_VIA="bash scripts/bench.sh" bin/rcmlake bench --postgres-dsn "$dsn" --out docs "${args[@]}"

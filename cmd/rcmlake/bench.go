@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,8 +20,8 @@ func init() { register(newBenchCmd) }
 
 func newBenchCmd() *cobra.Command {
 	var (
-		scales, scalingMonths, out, notes string
-		o                                 bench.Options
+		scales, scalingMonths, out, notes, render string
+		o                                         bench.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -52,10 +53,28 @@ Scale 1 is 20k transactions a year; 50 is 1M; 500 is 10M (slow: about an hour on
 				return err
 			}
 			o.Log = cmd.ErrOrStderr()
-			rep, runErr := bench.Run(cmd.Context(), o)
-			if rep == nil || len(rep.Sizes) == 0 {
+			var rep *bench.Report
+			var runErr error
+			prefix := "rcmlake bench"
+			if via := os.Getenv("RCMLAKE_BENCH_VIA"); via != "" {
+				prefix = via // scripts/bench.sh, which also starts PostgreSQL
+			}
+			line := strings.TrimSpace(prefix + " " + strings.Join(rerunArgs(cmd), " "))
+			if render != "" {
+				// Only the Markdown, again, from a run's JSON (e.g. with new notes).
+				data, err := os.ReadFile(render)
+				if err != nil {
+					return err
+				}
+				rep = &bench.Report{}
+				if err := json.Unmarshal(data, rep); err != nil {
+					return fmt.Errorf("%s: %w", render, err)
+				}
+				line = rep.Command
+			} else if rep, runErr = bench.Run(cmd.Context(), o); rep == nil || len(rep.Sizes) == 0 {
 				return runErr
 			}
+			rep.Command = line
 			var note string
 			if notes != "" {
 				data, err := os.ReadFile(notes)
@@ -64,7 +83,6 @@ Scale 1 is 20k transactions a year; 50 is 1M; 500 is 10M (slow: about an hour on
 				}
 				note = string(data)
 			}
-			line := "rcmlake bench " + strings.Join(rerunArgs(cmd), " ")
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
@@ -75,6 +93,10 @@ Scale 1 is 20k transactions a year; 50 is 1M; 500 is 10M (slow: about an hour on
 			bench.WriteMarkdown(md, rep, line, note)
 			if err := md.Close(); err != nil {
 				return err
+			}
+			if render != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", md.Name())
+				return nil
 			}
 			js, err := os.Create(filepath.Join(out, "benchmarks.json"))
 			if err != nil {
@@ -102,6 +124,7 @@ Scale 1 is 20k transactions a year; 50 is 1M; 500 is 10M (slow: about an hour on
 	f.StringVar(&o.Work, "work", filepath.Join(os.TempDir(), "rcmlake-bench"), "scratch folder (worlds are reused when present)")
 	f.StringVar(&out, "out", "docs", "where BENCHMARKS.md and benchmarks.json go")
 	f.StringVar(&notes, "notes", "", "a Markdown file of analysis to append (where the time goes)")
+	f.StringVar(&render, "render", "", "only rewrite BENCHMARKS.md from this benchmarks.json (with --notes)")
 	cmd.AddCommand(newBenchFloorCmd())
 	return cmd
 }
@@ -152,7 +175,7 @@ func floats(s string) ([]float64, error) {
 func rerunArgs(cmd *cobra.Command) []string {
 	var out []string
 	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if f.Name == "work" || f.Name == "out" {
+		if f.Name == "work" || f.Name == "out" || f.Name == "postgres-dsn" || f.Name == "render" {
 			return
 		}
 		out = append(out, "--"+f.Name+" "+shellQuote(f.Value.String()))
