@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	duckdbdrv "github.com/duckdb/duckdb-go/v2" // also registers the "duckdb" database/sql driver
 
@@ -61,12 +63,27 @@ func (e *Engine) Name() string { return "duckdb" }
 
 // Exec implements engine.Engine.
 func (e *Engine) Exec(ctx context.Context, query string) error {
+	defer slowStatement(time.Now(), query)
 	_, err := e.db.ExecContext(ctx, query)
 	return err
 }
 
+// slowStatement logs, at debug level, a statement that took more than a quarter second: where
+// a stage's time goes, statement by statement. Only the statement's head is logged (models and
+// paths, never row values).
+func slowStatement(start time.Time, query string) {
+	if d := time.Since(start); d > 250*time.Millisecond && slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		head := strings.Join(strings.Fields(query), " ")
+		if len(head) > 120 {
+			head = head[:120]
+		}
+		slog.Debug("slow statement", "seconds", d.Seconds(), "sql", head)
+	}
+}
+
 // Query implements engine.Engine.
 func (e *Engine) Query(ctx context.Context, query string) (*engine.Result, error) {
+	defer slowStatement(time.Now(), query)
 	rows, err := e.db.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
