@@ -270,8 +270,13 @@ func nonNilPV(m map[string]*string) map[string]*string {
 }
 
 // Checkpoint writes a checkpoint of the snapshot and points _last_checkpoint at it. A
-// checkpoint that already exists is left alone (another writer made the same one).
+// checkpoint that already exists is left alone (another writer made the same one). A table
+// with writer features rcmlake does not honour is refused: its checkpoint would drop what
+// those features keep in the log (deletion vectors, row ids).
 func (t *Table) Checkpoint(ctx context.Context, s *Snapshot) error {
+	if err := checkWritable(t.Location(), s.Protocol, s.Metadata); err != nil {
+		return err
+	}
 	retention := tombstoneRetention(s.Metadata)
 	data, n, err := encodeCheckpoint(s, t.Clock().Add(-retention).UnixMilli())
 	if err != nil {

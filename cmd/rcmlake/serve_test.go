@@ -36,6 +36,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	stopEngines()
 	if serveDir != "" {
 		os.RemoveAll(serveDir)
 	}

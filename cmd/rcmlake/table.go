@@ -18,7 +18,7 @@ func init() { register(newTableCmd) }
 func newTableCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "table",
-		Short: "Inspect and maintain Delta tables (history, show, describe, vacuum)",
+		Short: "Inspect and maintain Delta tables (history, show, describe, checkpoint, vacuum)",
 		Long: `Each subcommand takes a catalog name such as silver.patients or gold.fact_claim@v3 (resolved
 through the config's lake), or a table folder as a path or URL (file://, abfss://, s3://).`,
 		Args: exactArgs(0),
@@ -26,7 +26,7 @@ through the config's lake), or a table folder as a path or URL (file://, abfss:/
 			return usagef("table needs a subcommand; see rcmlake table --help")
 		},
 	}
-	cmd.AddCommand(newTableHistoryCmd(), newTableShowCmd(), newTableDescribeCmd(), newTableVacuumCmd())
+	cmd.AddCommand(newTableHistoryCmd(), newTableShowCmd(), newTableDescribeCmd(), newTableCheckpointCmd(), newTableVacuumCmd())
 	return cmd
 }
 
@@ -218,6 +218,35 @@ for the files deleted. A retention shorter than the table's is refused without -
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list the files, delete nothing")
 	cmd.Flags().BoolVar(&force, "force", false, "allow a retention shorter than the table's")
 	return cmd
+}
+
+func newTableCheckpointCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "checkpoint <table>",
+		Short: "Write a checkpoint of the table's latest version",
+		Long: `Writes a checkpoint (the table's state in one Parquet file) at the latest version and points
+_last_checkpoint at it, so that readers, rcmlake or Spark or delta-rs, replay no JSON commit
+before it. Commits write one every 10 versions (delta.checkpointInterval) anyway; this is for
+a table that has just been rewritten or before older log files expire.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ref, err := openTable(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			defer ref.Close()
+			s, err := ref.table.Latest(ctx)
+			if err != nil {
+				return err
+			}
+			if err := ref.table.Checkpoint(ctx, s); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "checkpoint written at version %d (%d files)\n", s.Version, len(s.Files()))
+			return nil
+		},
+	}
 }
 
 func humanBytes(n int64) string {

@@ -1,0 +1,61 @@
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Spark is a local Apache Spark with Delta Lake, as scripts/deps/spark.sh installs it: pyspark
+// importable by python3 (it ships the Spark jars and spark-submit), java on the PATH, and the
+// Delta jars in .cache/spark-jars.
+type Spark struct {
+	Python string   // python3
+	Jars   []string // absolute paths of the Delta jars, for spark.jars
+	Env    []string // the environment to run Python in (SPARK_HOME is pyspark's own folder)
+}
+
+// Delta jars that spark.sh fetches; they must match delta-spark's Python package.
+var sparkJars = []string{"delta-spark_2.13-4.0.0.jar", "delta-storage-4.0.0.jar"}
+
+// FindSpark locates Spark for the interop tests. It skips the test when something is missing,
+// or fails it when RCMLAKE_REQUIRE_SERVERS=1.
+func FindSpark(t testing.TB) Spark {
+	t.Helper()
+	if _, err := exec.LookPath("java"); err != nil {
+		skipOrFail(t, "Spark needs java on the PATH; scripts/deps/spark.sh lists what to install")
+	}
+	out, err := exec.Command("python3", "-c", "import os, pyspark, delta; print(os.path.dirname(pyspark.__file__))").Output()
+	if err != nil {
+		skipOrFail(t, "pyspark and delta-spark are not installed; run scripts/deps/spark.sh")
+	}
+	home := strings.TrimSpace(string(out))
+	jarDir := filepath.Join(RepoRoot(), ".cache", "spark-jars")
+	s := Spark{Python: "python3"}
+	for _, j := range sparkJars {
+		p := filepath.Join(jarDir, j)
+		if fi, err := os.Stat(p); err != nil || fi.Size() == 0 {
+			skipOrFail(t, "the Delta jar %s is missing; run scripts/deps/spark.sh", p)
+		}
+		s.Jars = append(s.Jars, p)
+	}
+	// A SPARK_HOME of another Spark would mix its jars with pyspark's.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SPARK_HOME=") && !strings.HasPrefix(kv, "PYSPARK_") {
+			s.Env = append(s.Env, kv)
+		}
+	}
+	s.Env = append(s.Env, "SPARK_HOME="+home)
+	return s
+}
+
+// FindDeltaRS checks that delta-rs (the deltalake Python package) and pyarrow are installed,
+// as scripts/deps/deltalake.sh installs them; it skips or fails the test like FindSpark.
+func FindDeltaRS(t testing.TB) {
+	t.Helper()
+	if err := exec.Command("python3", "-c", "import deltalake, pyarrow").Run(); err != nil {
+		skipOrFail(t, "deltalake (delta-rs) is not installed; run scripts/deps/deltalake.sh")
+	}
+}
