@@ -41,6 +41,9 @@ func ParseRemote(s string) (*Remote, error) {
 	}
 	rest := strings.TrimPrefix(s, "sc://")
 	hostport, params, _ := strings.Cut(rest, "/")
+	if h, more, ok := strings.Cut(hostport, ";"); ok { // parameters without the slash
+		hostport, params = h, more+";"+params
+	}
 	r := &Remote{Port: DefaultPort, Headers: map[string]string{}}
 	if hostport == "" {
 		return nil, fmt.Errorf("spark connect: %q has no host", redact(s))
@@ -48,7 +51,7 @@ func ParseRemote(s string) (*Remote, error) {
 	if h, p, err := net.SplitHostPort(hostport); err == nil {
 		n, err := strconv.Atoi(p)
 		if err != nil || n <= 0 || n > 65535 {
-			return nil, fmt.Errorf("spark connect: %q: bad port %q", redact(s), p)
+			return nil, fmt.Errorf("spark connect: %q: bad port %q", redact(s), redact(p))
 		}
 		r.Host, r.Port = h, n
 	} else if strings.Contains(hostport, ":") && !strings.HasPrefix(hostport, "[") {
