@@ -13,7 +13,7 @@ import (
 
 	"github.com/rcmlake/rcmlake/catalog"
 	"github.com/rcmlake/rcmlake/delta"
-	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/engine"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
 )
@@ -149,7 +149,7 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
-		q, err := b.Lake.ScanSQL(ctx, s)
+		q, err := b.Lake.Models.ScanSQL(ctx, s, nil)
 		if err != nil {
 			return "", err
 		}
@@ -162,12 +162,12 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 		}
 		return b.Lake.Table(n).Exists(ctx)
 	}
-	sql, err := b.Models.Render(m.Layer, m.Name, models.Funcs{Ref: ref, Exists: exists})
+	sql, err := b.Models.Render(m.Layer, m.Name, models.Funcs{Ref: ref, Exists: exists, Dialect: models.DialectFor(b.Lake.Models.Name())})
 	if err != nil {
 		return res, err
 	}
 	tbl := delta.Open(b.Lake.Store, catalog.Key(catalog.Gold, m.Name))
-	w, err := b.Lake.Engine.WriteDelta(ctx, tbl, sql, duckdb.WriteOptions{Mode: duckdb.Overwrite, Operation: "CREATE OR REPLACE TABLE AS SELECT",
+	w, err := b.Lake.Models.WriteDelta(ctx, tbl, sql, engine.WriteOptions{Mode: engine.Overwrite, Operation: "CREATE OR REPLACE TABLE AS SELECT",
 		Params: map[string]any{"model": m.Layer + "/" + m.Name + ".sql"}})
 	if err != nil {
 		return res, err
@@ -176,8 +176,8 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 	if strings.HasPrefix(m.Name, "fact_") {
 		s, err := tbl.Latest(ctx)
 		if err == nil {
-			if q, err := b.Lake.ScanSQL(ctx, s); err == nil {
-				if r, err := b.Lake.Engine.Query(ctx, "SELECT count(*) FROM "+q+" t WHERE has_unknown_member"); err == nil {
+			if q, err := b.Lake.Models.ScanSQL(ctx, s, nil); err == nil {
+				if r, err := b.Lake.Models.Query(ctx, "SELECT count(*) FROM "+q+" t WHERE has_unknown_member"); err == nil {
 					res.Unknown = r.Rows[0][0].(int64)
 				}
 			}

@@ -248,10 +248,11 @@ func (c *Client) Query(ctx context.Context, sql string) (*Result, error) {
 }
 
 // CreateParquetView makes (or replaces) a temporary view over exactly these Parquet files,
-// read by column name across files (mergeSchema): how bronze loads and Delta data files
-// reach Spark SQL without a table in a catalog.
-func (c *Client) CreateParquetView(ctx context.Context, name string, paths []string, options map[string]string) error {
-	view := msg(nil).sub(viewInput, parquetRelation(paths, options)).str(viewName, name).boolean(viewGlobal, false).boolean(viewReplace, true)
+// read by column name: how bronze loads and Delta data files reach Spark SQL without a table
+// in a catalog. schema (DDL, "a BIGINT, b STRING") fixes the columns and types; a file
+// without a column reads it as NULL. Empty schema: inferred from the files.
+func (c *Client) CreateParquetView(ctx context.Context, name string, paths []string, schema string, options map[string]string) error {
+	view := msg(nil).sub(viewInput, parquetRelation(paths, schema, options)).str(viewName, name).boolean(viewGlobal, false).boolean(viewReplace, true)
 	_, err := c.execute(ctx, msg(nil).sub(planCommand, msg(nil).sub(cmdCreateView, view)))
 	return err
 }

@@ -144,7 +144,7 @@ func TestParquetView(t *testing.T) {
 	if err := c.Exec(ctx, "INSERT OVERWRITE DIRECTORY '"+dir+"/b' USING parquet SELECT id, id * 2 AS extra FROM range(5, 8)"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateParquetView(ctx, "rcm_files", []string{dir + "/a", dir + "/b"}, map[string]string{"mergeSchema": "true"}); err != nil {
+	if err := c.CreateParquetView(ctx, "rcm_files", []string{dir + "/a", dir + "/b"}, "", map[string]string{"mergeSchema": "true"}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := c.Query(ctx, "SELECT count(*), count(s), count(extra), sum(id) FROM rcm_files")
@@ -154,6 +154,17 @@ func TestParquetView(t *testing.T) {
 	r := res.Rows[0]
 	if r[0] != int64(8) || r[1] != int64(5) || r[2] != int64(3) || r[3] != int64(28) {
 		t.Errorf("counts over the union: %v", r)
+	}
+	// With a schema: its columns only, missing ones NULL, types as declared.
+	if err := c.CreateParquetView(ctx, "rcm_typed", []string{dir + "/b"}, "id BIGINT, s STRING, extra DECIMAL(18,2)", nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.Query(ctx, "SELECT * FROM rcm_typed ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Types, ",") != "bigint,string,decimal(18,2)" || len(res.Rows) != 3 || res.Rows[0][1] != nil {
+		t.Errorf("typed view: %v %v", res.Types, res.Rows)
 	}
 }
 

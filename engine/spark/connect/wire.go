@@ -130,8 +130,8 @@ func sqlRelation(query string) msg {
 }
 
 // parquetRelation is Relation{read: Read{data_source: {format: parquet, paths, options}}}.
-func parquetRelation(paths []string, options map[string]string) msg {
-	ds := msg(nil).str(dsFormat, "parquet")
+func parquetRelation(paths []string, schema string, options map[string]string) msg {
+	ds := msg(nil).str(dsFormat, "parquet").str(dsSchema, schema)
 	for k, v := range options {
 		ds = ds.sub(dsOptions, msg(nil).str(kvKey, k).str(kvValue, v))
 	}
