@@ -6,6 +6,8 @@ package engine
 
 import (
 	"context"
+
+	"github.com/rcmlake/rcmlake/delta"
 )
 
 // Engine runs SQL statements.
@@ -26,4 +28,60 @@ type Result struct {
 	Columns []string
 	Types   []string // the engine's type names
 	Rows    [][]any
+}
+
+// WriteMode says what a write does with the table's current files.
+type WriteMode int
+
+const (
+	// Append adds the query's rows.
+	Append WriteMode = iota
+	// Overwrite replaces every row with the query's rows.
+	Overwrite
+	// Replace removes the chosen files (WriteOptions.Remove) and adds the query's rows, in one
+	// commit: the building block of MERGE and SCD2.
+	Replace
+)
+
+// WriteOptions controls one write of a query's result into a Delta table.
+type WriteOptions struct {
+	Mode         WriteMode
+	Operation    string            // commitInfo operation; default WRITE / MERGE
+	Remove       []delta.FileEntry // Replace: files to remove
+	Read         *delta.Snapshot   // the snapshot the query read; default: the latest
+	Txn          *delta.Txn        // (appId, version) that makes a retried write a no-op
+	Txns         []delta.Txn       // more (appId, version) pairs recorded by the same commit
+	Config       map[string]string // table properties when the table is created
+	Params       map[string]any    // extra commitInfo operationParameters
+	Metrics      map[string]int64  // extra commitInfo operationMetrics
+	FileBytes    int64             // target data file size; default 128 MiB
+	RowGroupRows int               // rows per Parquet row group; default 122880
+	// PartitionBy lays files out in Hive-style folders by these columns (string, integer,
+	// date or boolean), escaped as Spark escapes them. Only when the table is created.
+	PartitionBy []string
+	// MergeSchema lets an append or replace add columns after the table's own (old files read
+	// them as NULL), as Spark's mergeSchema does; any other change still needs an overwrite.
+	MergeSchema bool
+}
+
+// WriteResult is what a write committed.
+type WriteResult struct {
+	Version int64
+	Files   int
+	Rows    int64
+	Bytes   int64
+	Skipped bool // the txn was already committed: nothing was written
+}
+
+// Lake is an engine that runs the models over Delta tables: it reads a snapshot as a SQL
+// relation and writes a query's result into a table. Every implementation commits through
+// the Go delta package, so commits, txn idempotency and conflict checks are the same
+// whichever engine computed the rows.
+type Lake interface {
+	Engine
+	// ScanSQL is a SQL relation over a snapshot's rows, with the table's schema; files, when
+	// not nil, restricts it to those of the snapshot's files.
+	ScanSQL(ctx context.Context, s *delta.Snapshot, files []delta.FileEntry) (string, error)
+	// WriteDelta runs query and commits its rows to tbl in one commit.
+	WriteDelta(ctx context.Context, tbl *delta.Table, query string, opts WriteOptions) (*WriteResult, error)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rcmlake/rcmlake/catalog"
 	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/engine"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
@@ -175,7 +176,7 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 			}
 			inputs[name] = s
 		}
-		return b.Lake.ScanSQL(ctx, s)
+		return b.Lake.Models.ScanSQL(ctx, s, nil)
 	}
 	exists := func(name string) (bool, error) {
 		n, err := catalog.Parse(name)
@@ -184,7 +185,7 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 		}
 		return b.Lake.Table(n).Exists(ctx)
 	}
-	sql, err := b.Models.Render(m.Layer, m.Name, models.Funcs{Ref: ref, Exists: exists})
+	sql, err := b.Models.Render(m.Layer, m.Name, models.Funcs{Ref: ref, Exists: exists, Dialect: models.DialectFor(b.Lake.Models.Name())})
 	if err != nil {
 		return res, err
 	}
@@ -214,9 +215,14 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 		b.Log.Info("gold up to date", "table", res.Table, "version", res.Version)
 		return res, nil
 	}
-	opts := duckdb.WriteOptions{Mode: duckdb.Overwrite, Operation: "CREATE OR REPLACE TABLE AS SELECT", Read: prev,
+	opts := engine.WriteOptions{Mode: engine.Overwrite, Operation: "CREATE OR REPLACE TABLE AS SELECT", Read: prev,
 		Txns: buildTxns(m, text, inputs, prev), Params: map[string]any{"model": m.Layer + "/" + m.Name + ".sql"}}
-	var w *duckdb.WriteResult
+	var w *engine.WriteResult
+	// Incremental builds keep their key sets in the embedded engine's temp tables; on another
+	// engine every build is a full one.
+	if inc != nil && b.Lake.Models.Name() != "duckdb" {
+		inc = nil
+	}
 	if inc != nil {
 		opts.FileBytes = cmp.Or(b.FileBytes, FactFileBytes)
 		if prev != nil && !b.FullRefresh {
@@ -227,7 +233,7 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 		sql = "SELECT * FROM (" + sql + ") m ORDER BY " + duckdb.Ident(inc.key)
 	}
 	if w == nil {
-		if w, err = b.Lake.Engine.WriteDelta(ctx, tbl, sql, opts); err != nil {
+		if w, err = b.Lake.Models.WriteDelta(ctx, tbl, sql, opts); err != nil {
 			return res, err
 		}
 	}
@@ -239,8 +245,8 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 	if strings.HasPrefix(m.Name, "fact_") {
 		s, err := tbl.Latest(ctx)
 		if err == nil {
-			if q, err := b.Lake.ScanSQL(ctx, s); err == nil {
-				if r, err := b.Lake.Engine.Query(ctx, "SELECT count(*) FROM "+q+" t WHERE has_unknown_member"); err == nil {
+			if q, err := b.Lake.Models.ScanSQL(ctx, s, nil); err == nil {
+				if r, err := b.Lake.Models.Query(ctx, "SELECT count(*) FROM "+q+" t WHERE has_unknown_member"); err == nil {
 					res.Unknown = r.Rows[0][0].(int64)
 				}
 			}

@@ -12,7 +12,9 @@ import (
 	"github.com/rcmlake/rcmlake/catalog"
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/engine"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/engine/spark"
 	"github.com/rcmlake/rcmlake/lake"
 	"github.com/rcmlake/rcmlake/lake/azure"
 	"github.com/rcmlake/rcmlake/lake/cache"
@@ -21,11 +23,16 @@ import (
 	"github.com/rcmlake/rcmlake/secrets"
 )
 
-// Lakehouse is an open lake with its engine.
+// Lakehouse is an open lake with its engines.
 type Lakehouse struct {
-	Store  lake.Storage
-	Cache  *cache.Cache
+	Store lake.Storage
+	Cache *cache.Cache
+	// Engine is the embedded engine: rcmlake's own reads and writes (audit rows, queries, the
+	// dashboard, file statistics and commits) run on it whichever engine runs the models.
 	Engine *duckdb.Engine
+	// Models runs the gold models and KPIs: the embedded engine, or Spark (engine.name:
+	// spark). Both commit through the same Go delta path.
+	Models engine.Lake
 }
 
 // Open opens the lake a config names, resolving its credential references.
@@ -47,7 +54,42 @@ func Open(ctx context.Context, cfg *config.Config, r *secrets.Resolver) (*Lakeho
 	if err != nil {
 		return nil, err
 	}
-	return openWith(store, cfg.ResolvePath(cfg.Lake.CacheDir), duckdb.Options{MemoryLimit: cfg.Engine.MemoryLimit, Threads: cfg.Engine.Threads, TempDir: cfg.Engine.TempDir})
+	lh, err := openWith(store, cfg.ResolvePath(cfg.Lake.CacheDir), duckdb.Options{MemoryLimit: cfg.Engine.MemoryLimit, Threads: cfg.Engine.Threads, TempDir: cfg.Engine.TempDir})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Engine.Name == "spark" {
+		if err := lh.openSpark(ctx, cfg.Engine.Remote, r); err != nil {
+			lh.Close()
+			return nil, err
+		}
+	}
+	return lh, nil
+}
+
+// openSpark makes a Spark Connect session run the models. The connection string may hold
+// ${secret:...} references (the Databricks token); they are resolved here, and the resolver
+// remembers the values so logs redact them.
+func (l *Lakehouse) openSpark(ctx context.Context, remote string, r *secrets.Resolver) error {
+	if remote == "" {
+		remote = os.Getenv("SPARK_REMOTE")
+	}
+	if remote == "" {
+		return fmt.Errorf("engine spark needs engine.remote (or $SPARK_REMOTE): a Spark Connect URL such as sc://127.0.0.1:15002")
+	}
+	if r != nil {
+		v, err := r.Resolve(ctx, remote)
+		if err != nil {
+			return fmt.Errorf("engine.remote: %w", err)
+		}
+		remote = v
+	}
+	se, err := spark.Open(ctx, spark.Options{Remote: remote, Store: l.Store, Commit: l.Engine, LocalPath: l.LocalPath})
+	if err != nil {
+		return err
+	}
+	l.Models = se
+	return nil
 }
 
 // OpenStorage wraps an already open storage (a table path given on the command line).
@@ -71,11 +113,18 @@ func openWith(store lake.Storage, cacheDir string, eo duckdb.Options) (*Lakehous
 	if err != nil {
 		return nil, err
 	}
-	return &Lakehouse{Store: store, Cache: c, Engine: e}, nil
+	lh := &Lakehouse{Store: store, Cache: c, Engine: e}
+	lh.Models = duckdb.LakeEngine{Engine: e, Local: lh.Localizer()}
+	return lh, nil
 }
 
-// Close releases the engine.
-func (l *Lakehouse) Close() error { return l.Engine.Close() }
+// Close releases the engines.
+func (l *Lakehouse) Close() error {
+	if l.Models != nil && l.Models.Name() != "duckdb" {
+		l.Models.Close()
+	}
+	return l.Engine.Close()
+}
 
 // Table is the Delta table behind a catalog name.
 func (l *Lakehouse) Table(n catalog.Name) *delta.Table { return delta.Open(l.Store, n.Key()) }

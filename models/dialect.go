@@ -50,3 +50,11 @@ func (Spark) DaySeries(lo, hi string) string {
 }
 func (Spark) ISODayOfWeek(x string) string { return fmt.Sprintf("(weekday(%s) + 1)", x) }
 func (Spark) AddDays(x, n string) string   { return fmt.Sprintf("date_add(%s, CAST(%s AS INT))", x, n) }
+
+// DialectFor is the dialect of an engine by its name ("duckdb", "spark").
+func DialectFor(engine string) Dialect {
+	if engine == "spark" {
+		return Spark{}
+	}
+	return DuckDB{}
+}

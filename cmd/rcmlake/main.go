@@ -49,10 +49,10 @@ type globals struct {
 }
 
 var (
-	gflags   globals
+	gflags globals
 	// stopProfiles ends --cpuprofile/--memprofile once the command has run.
 	stopProfiles func() error
-	builders []func() *cobra.Command
+	builders     []func() *cobra.Command
 	// resolver expands ${secret:...} references for every command and remembers the values,
 	// so that logs and error messages can be redacted.
 	resolver = newResolver()

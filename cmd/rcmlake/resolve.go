@@ -71,9 +71,23 @@ func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z")
 
 // openLake loads the config and opens its lake, for the commands that work on the pipeline.
 func openLake(ctx context.Context) (*config.Config, *lakehouse.Lakehouse, error) {
+	return openLakeEngine(ctx, "")
+}
+
+// openLakeEngine is openLake with the engine that runs the models chosen on the command line
+// (--engine duckdb|spark), over the config's engine.name. Spark's endpoint comes from
+// engine.remote, else $SPARK_REMOTE.
+func openLakeEngine(ctx context.Context, engineName string) (*config.Config, *lakehouse.Lakehouse, error) {
 	cfg, err := loadConfig(ctx, gflags.configPath)
 	if err != nil {
 		return nil, nil, err
+	}
+	switch engineName {
+	case "":
+	case "duckdb", "spark":
+		cfg.Engine.Name = engineName
+	default:
+		return nil, nil, usagef("--engine %q: want duckdb or spark", engineName)
 	}
 	lh, err := lakehouse.Open(ctx, cfg, resolver)
 	if err != nil {

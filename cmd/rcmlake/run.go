@@ -30,7 +30,7 @@ func newRunCmd() *cobra.Command {
 	var o pipeline.Options
 	var dryRun bool
 	var retries int
-	var from, to string
+	var from, to, engineName string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the pipeline end to end: sources to bronze, silver, gold and KPIs, as a DAG of tasks",
@@ -58,7 +58,7 @@ already holds are ignored) and gold rebuilds.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, lh, err := openLake(ctx)
+			cfg, lh, err := openLakeEngine(ctx, engineName)
 			if err != nil {
 				return err
 			}
@@ -97,6 +97,7 @@ already holds are ignored) and gold rebuilds.`,
 	f.StringVar(&to, "to", "", "backfill up to this month or day, inclusive")
 	f.IntVar(&o.Workers, "workers", 0, "tasks at once (default run.workers, else 4)")
 	f.IntVar(&retries, "retries", 2, "attempts after a failure (default run.retries, else 2)")
+	f.StringVar(&engineName, "engine", "", "engine that runs the gold models and KPIs: duckdb or spark (default engine.name; spark needs engine.remote or $SPARK_REMOTE)")
 	return cmd
 }
 

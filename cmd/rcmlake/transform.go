@@ -27,14 +27,15 @@ func newTransformCmd() *cobra.Command {
 			return usagef("transform needs a layer: rcmlake transform silver")
 		},
 	}
-	var table string
+	var table, engineName string
+	cmd.PersistentFlags().StringVar(&engineName, "engine", "", "engine that runs the models: duckdb or spark (default engine.name)")
 	sv := &cobra.Command{
 		Use:   "silver",
 		Short: "Map new bronze loads onto the common data model, flag quality failures, keep SCD2 history",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, lh, err := openLake(ctx)
+			cfg, lh, err := openLakeEngine(ctx, engineName)
 			if err != nil {
 				return err
 			}
@@ -53,7 +54,7 @@ func newTransformCmd() *cobra.Command {
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			_, lh, err := openLake(ctx)
+			_, lh, err := openLakeEngine(ctx, engineName)
 			if err != nil {
 				return err
 			}

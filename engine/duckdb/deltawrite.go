@@ -17,82 +17,32 @@ import (
 	duck "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/engine"
 	"github.com/rcmlake/rcmlake/lake"
 )
 
-// WriteMode says what a write does with the table's current files.
-type WriteMode int
-
-const (
-	// Append adds the query's rows.
-	Append WriteMode = iota
-	// Overwrite replaces every row with the query's rows.
-	Overwrite
-	// Replace removes the chosen files (WriteOptions.Remove) and adds the query's rows, in one
-	// commit: the building block of MERGE and SCD2.
-	Replace
+// The write types live in package engine, shared by every engine; these names keep the
+// embedded engine's callers unchanged.
+type (
+	WriteMode    = engine.WriteMode
+	WriteOptions = engine.WriteOptions
+	WriteResult  = engine.WriteResult
 )
 
-// WriteOptions controls one write of a query's result into a Delta table.
-type WriteOptions struct {
-	Mode         WriteMode
-	Operation    string            // commitInfo operation; default WRITE / MERGE
-	Remove       []delta.FileEntry // Replace: files to remove
-	Read         *delta.Snapshot   // the snapshot the query read; default: the latest
-	Txn          *delta.Txn        // (appId, version) that makes a retried write a no-op
-	Txns         []delta.Txn       // more (appId, version) pairs recorded by the same commit
-	Config       map[string]string // table properties when the table is created
-	Params       map[string]any    // extra commitInfo operationParameters
-	Metrics      map[string]int64  // extra commitInfo operationMetrics
-	FileBytes    int64             // target data file size; default 128 MiB
-	RowGroupRows int               // rows per Parquet row group; default 122880, fewer for small files
-	// PartitionBy lays files out in Hive-style folders by these columns (string, integer,
-	// date or boolean), escaped as Spark escapes them. Only when the table is created.
-	PartitionBy []string
-	// MergeSchema lets an append or replace add columns after the table's own (old files read
-	// them as NULL), as Spark's mergeSchema does; any other change still needs an overwrite.
-	MergeSchema bool
-}
-
-// WriteResult is what a write committed.
-type WriteResult struct {
-	Version int64
-	Files   int
-	Rows    int64
-	Bytes   int64
-	Skipped bool // the txn was already committed: nothing was written
-}
+// Write modes (see engine.WriteMode).
+const (
+	Append    = engine.Append
+	Overwrite = engine.Overwrite
+	Replace   = engine.Replace
+)
 
 // WriteDelta runs query and commits its rows to the table in one atomic commit. Data files
 // are written first (unreferenced until the commit lands, so a crash leaves only garbage for
 // VACUUM); the commit is put-if-absent with conflict checks and retries.
 func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string, opts WriteOptions) (*WriteResult, error) {
-	read := opts.Read
-	if read == nil {
-		exists, err := tbl.Exists(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if exists {
-			if read, err = tbl.Latest(ctx); err != nil {
-				return nil, err
-			}
-		}
-	}
-	txns := opts.Txns
-	if opts.Txn != nil {
-		txns = append([]delta.Txn{*opts.Txn}, txns...)
-	}
-	if read != nil && len(txns) > 0 {
-		done := true
-		for _, x := range txns {
-			if v, ok := read.TxnVersion(x.AppID); !ok || v < x.Version {
-				done = false
-			}
-		}
-		if done {
-			return &WriteResult{Version: read.Version, Skipped: true}, nil
-		}
+	read, txns, done, err := prepareWrite(ctx, tbl, opts)
+	if err != nil || done != nil {
+		return done, err
 	}
 	cols, err := e.describe(ctx, query)
 	if err != nil {
@@ -112,17 +62,9 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 			sel = append(sel, quoteIdent(c.name))
 		}
 	}
-	newSchema := read == nil || read.Schema == nil || !sameSchema(read.Schema, schema)
-	if newSchema && read != nil && read.Schema != nil && opts.Mode != Overwrite && opts.MergeSchema && addsColumns(read.Schema, schema) {
-		newSchema = true // schema evolution: the commit carries the wider schema
-	} else if newSchema && read != nil && opts.Mode != Overwrite {
-		return nil, fmt.Errorf("delta %s: the query's columns (%s) differ from the table's (%s); only an overwrite may change the schema",
-			tbl.Location(), fieldList(schema), fieldList(read.Schema))
-	}
-
-	partBy := opts.PartitionBy
-	if read != nil && (!newSchema || opts.Mode != Overwrite) {
-		partBy = read.Metadata.PartitionColumns
+	newSchema, partBy, err := checkSchema(tbl, read, schema, opts)
+	if err != nil {
+		return nil, err
 	}
 	var files []writtenFile
 	if len(partBy) == 0 {
@@ -133,6 +75,62 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 	if err != nil {
 		return nil, fmt.Errorf("delta %s: writing data files: %w", tbl.Location(), err)
 	}
+	return commit(ctx, tbl, read, txns, schema, newSchema, partBy, files, opts)
+}
+
+// prepareWrite finds the snapshot a write builds on and its txns; done is set when every txn
+// is already committed, so the write is a no-op.
+func prepareWrite(ctx context.Context, tbl *delta.Table, opts WriteOptions) (read *delta.Snapshot, txns []delta.Txn, done *WriteResult, err error) {
+	read = opts.Read
+	if read == nil {
+		exists, err := tbl.Exists(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if exists {
+			if read, err = tbl.Latest(ctx); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+	}
+	txns = opts.Txns
+	if opts.Txn != nil {
+		txns = append([]delta.Txn{*opts.Txn}, txns...)
+	}
+	if read != nil && len(txns) > 0 {
+		all := true
+		for _, x := range txns {
+			if v, ok := read.TxnVersion(x.AppID); !ok || v < x.Version {
+				all = false
+			}
+		}
+		if all {
+			return read, txns, &WriteResult{Version: read.Version, Skipped: true}, nil
+		}
+	}
+	return read, txns, nil, nil
+}
+
+// checkSchema decides whether the write changes the table's schema (allowed for an
+// overwrite, or a widening with MergeSchema) and which partition columns it uses.
+func checkSchema(tbl *delta.Table, read *delta.Snapshot, schema *delta.StructType, opts WriteOptions) (bool, []string, error) {
+	newSchema := read == nil || read.Schema == nil || !sameSchema(read.Schema, schema)
+	if newSchema && read != nil && read.Schema != nil && opts.Mode != Overwrite && opts.MergeSchema && addsColumns(read.Schema, schema) {
+		newSchema = true // schema evolution: the commit carries the wider schema
+	} else if newSchema && read != nil && opts.Mode != Overwrite {
+		return false, nil, fmt.Errorf("delta %s: the query's columns (%s) differ from the table's (%s); only an overwrite may change the schema",
+			tbl.Location(), fieldList(schema), fieldList(read.Schema))
+	}
+	partBy := opts.PartitionBy
+	if read != nil && (!newSchema || opts.Mode != Overwrite) {
+		partBy = read.Metadata.PartitionColumns
+	}
+	return newSchema, partBy, nil
+}
+
+// commit records written files in one Delta commit: put-if-absent, conflict-checked.
+func commit(ctx context.Context, tbl *delta.Table, read *delta.Snapshot, txns []delta.Txn, schema *delta.StructType, newSchema bool,
+	partBy []string, files []writtenFile, opts WriteOptions) (*WriteResult, error) {
 	op := opts.Operation
 	if op == "" {
 		op = map[WriteMode]string{Append: "WRITE", Overwrite: "WRITE", Replace: "MERGE"}[opts.Mode]
@@ -179,6 +177,93 @@ func (e *Engine) WriteDelta(ctx context.Context, tbl *delta.Table, query string,
 	}
 	res.Version = v
 	return res, nil
+}
+
+// StagedFile is a Parquet data file another engine wrote into the lake, not yet part of any
+// table: its storage key and a local path to read it from (the file itself on local disk,
+// else a downloaded copy).
+type StagedFile struct {
+	Key   string
+	Local string
+}
+
+// CommitFiles makes Parquet files that another engine (Spark) wrote the new content of a
+// table, as WriteDelta does with its own files: the schema comes from the files, each file's
+// row count and min/max/null statistics are read here, the files move under the table's
+// folder with Delta data file names, and one commit (put-if-absent, txns, conflict checks)
+// records them. Files are taken in key order: the order of the rows they hold. A failure
+// before the commit leaves only unreferenced files, which VACUUM removes.
+func (e *Engine) CommitFiles(ctx context.Context, tbl *delta.Table, staged []StagedFile, opts WriteOptions) (*WriteResult, error) {
+	read, txns, done, err := prepareWrite(ctx, tbl, opts)
+	if err != nil || done != nil {
+		return done, err
+	}
+	if len(staged) == 0 {
+		return nil, fmt.Errorf("delta %s: no data files to commit (an engine writes at least one, empty, file)", tbl.Location())
+	}
+	sort.Slice(staged, func(i, j int) bool { return staged[i].Key < staged[j].Key })
+	list := make([]string, len(staged))
+	for i, f := range staged {
+		list[i] = quote(f.Local)
+	}
+	cols, err := e.describe(ctx, "SELECT * FROM read_parquet(["+strings.Join(list, ", ")+"], union_by_name = true)")
+	if err != nil {
+		return nil, fmt.Errorf("delta %s: reading staged files: %w", tbl.Location(), err)
+	}
+	schema := &delta.StructType{}
+	for _, c := range cols {
+		dt, cast, err := deltaType(c.typ)
+		if err == nil && cast != "" {
+			err = fmt.Errorf("type %s is not stored as Delta stores %s; write it as %s", c.typ, dt, cast)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("delta %s: column %s: %w", tbl.Location(), c.name, err)
+		}
+		schema.Fields = append(schema.Fields, delta.StructField{Name: c.name, Type: dt, Nullable: true})
+	}
+	newSchema, partBy, err := checkSchema(tbl, read, schema, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(partBy) > 0 {
+		return nil, fmt.Errorf("delta %s: partitioned tables take files from the embedded engine only", tbl.Location())
+	}
+	st := tbl.Storage()
+	var files []writtenFile
+	for i, f := range staged {
+		rows, stats, err := e.fileStats(ctx, f.Local)
+		if err != nil {
+			return nil, fmt.Errorf("delta %s: statistics of %s: %w", tbl.Location(), f.Key, err)
+		}
+		if rows == 0 && len(staged) > 1 {
+			continue
+		}
+		fi, err := os.Stat(f.Local)
+		if err != nil {
+			return nil, err
+		}
+		name := delta.NewDataFileName(i, "zstd")
+		key := name
+		if tbl.Root() != "" {
+			key = tbl.Root() + "/" + name
+		}
+		moved := false
+		if lp, ok := st.(lake.LocalPather); ok && filepath.Clean(lp.LocalPath(f.Key)) == filepath.Clean(f.Local) {
+			dst := lp.LocalPath(key)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return nil, err
+			}
+			moved = os.Rename(f.Local, dst) == nil
+		}
+		if !moved {
+			if err := copyUp(ctx, st, key, f.Local); err != nil {
+				return nil, err
+			}
+		}
+		files = append(files, writtenFile{rows: rows, add: delta.Add{Path: delta.EscapePathURI(name), PartitionValues: map[string]*string{},
+			Size: fi.Size(), ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: stats}})
+	}
+	return commit(ctx, tbl, read, txns, schema, newSchema, nil, files, opts)
 }
 
 // AppendDelta appends the query's rows as WriteDelta does, and tries again when another writer

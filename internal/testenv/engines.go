@@ -3,7 +3,6 @@ package testenv
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,15 +31,12 @@ func FindSpark(t testing.TB) Spark {
 		skipOrFail(t, "pyspark and delta-spark are not installed; run scripts/deps/spark.sh")
 	}
 	home := strings.TrimSpace(string(out))
-	jarDir := filepath.Join(RepoRoot(), ".cache", "spark-jars")
 	s := Spark{Python: "python3"}
-	for _, j := range sparkJars {
-		p := filepath.Join(jarDir, j)
-		if fi, err := os.Stat(p); err != nil || fi.Size() == 0 {
-			skipOrFail(t, "the Delta jar %s is missing; run scripts/deps/spark.sh", p)
-		}
-		s.Jars = append(s.Jars, p)
+	jars, err := deltaJarPaths()
+	if err != nil {
+		skipOrFail(t, "%v; run scripts/deps/spark.sh", err)
 	}
+	s.Jars = jars
 	// A SPARK_HOME of another Spark would mix its jars with pyspark's.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SPARK_HOME=") && !strings.HasPrefix(kv, "PYSPARK_") {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -74,8 +75,11 @@ type lockedBuffer struct {
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.b.Len() > 64<<10 { // keep the start, which says why it failed
-		return len(p), nil
+	if l.b.Len() > 256<<10 { // keep the start and the end, which say why it failed
+		b := l.b.Bytes()
+		keep := append(append([]byte{}, b[:64<<10]...), b[len(b)-64<<10:]...)
+		l.b.Reset()
+		l.b.Write(keep)
 	}
 	return l.b.Write(p)
 }
@@ -90,6 +94,14 @@ func (l *lockedBuffer) String() string {
 // http://127.0.0.1:port/ready answers any HTTP status, and registers the server for
 // StopServers. It tries three ports before giving up.
 func startServer(name string, args func(port int, dir string) []string, readyPath string) (*server, int, error) {
+	return startServerProbe(name, args, func(s *server, port int) error {
+		return waitHTTP(s, fmt.Sprintf("http://127.0.0.1:%d%s", port, readyPath), 60*time.Second)
+	}, nil)
+}
+
+// startServerProbe is startServer with its own readiness probe, and optional extra
+// environment for the child.
+func startServerProbe(name string, args func(port int, dir string) []string, ready func(s *server, port int) error, env []string) (*server, int, error) {
 	var lastErr error
 	for range 3 {
 		port, err := freePort()
@@ -103,6 +115,9 @@ func startServer(name string, args func(port int, dir string) []string, readyPat
 		argv := args(port, dir)
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = dir
+		if env != nil {
+			cmd.Env = append(os.Environ(), env...)
+		}
 		out := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		// Own process group, so stop can end the server's children (npm shims, etc.);
@@ -114,9 +129,9 @@ func startServer(name string, args func(port int, dir string) []string, readyPat
 		}
 		s := &server{name: name, cmd: cmd, dir: dir, done: make(chan struct{})}
 		go func() { cmd.Wait(); close(s.done) }()
-		if err := waitHTTP(s, fmt.Sprintf("http://127.0.0.1:%d%s", port, readyPath), 60*time.Second); err != nil {
+		if err := ready(s, port); err != nil {
 			s.stop()
-			lastErr = fmt.Errorf("%s on port %d: %w\n%s output:\n%s", name, port, err, name, out.String())
+			lastErr = fmt.Errorf("%s on port %d: %w\n%s output (last lines):\n%s", name, port, err, name, tail(out.String(), 40))
 			continue
 		}
 		serversMu.Lock()
@@ -146,6 +161,36 @@ func waitHTTP(s *server, url string, timeout time.Duration) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// waitTCP waits until 127.0.0.1:port accepts a connection: for servers that speak no
+// HTTP/1.1 (gRPC).
+func waitTCP(s *server, port int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("exited before it was ready (%v)", s.cmd.ProcessState)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not listening after %v: %w", timeout, err)
+		}
+	}
+}
+
+// tail is the last n lines of a log: where a JVM says why it stopped.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (s *server) stop() {
