@@ -24,6 +24,7 @@ import (
 	"github.com/rcmlake/rcmlake/access"
 	"github.com/rcmlake/rcmlake/bronze"
 	"github.com/rcmlake/rcmlake/config"
+	"github.com/rcmlake/rcmlake/internal/testenv"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/serve"
 )
@@ -36,6 +37,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	testenv.StopServers()
 	if serveDir != "" {
 		os.RemoveAll(serveDir)
 	}

@@ -31,10 +31,10 @@ const StagingPrefix = "_staging/spark"
 // SessionConf is set on every session: UTC times, and Parquet that the Delta protocol and
 // the embedded engine read as they read their own (INT64 microsecond timestamps, not INT96).
 var SessionConf = map[string]string{
-	"spark.sql.session.timeZone":              "UTC",
-	"spark.sql.parquet.outputTimestampType":   "TIMESTAMP_MICROS",
-	"spark.sql.parquet.compression.codec":     "zstd",
-	"spark.sql.parquet.writeLegacyFormat":     "false",
+	"spark.sql.session.timeZone":               "UTC",
+	"spark.sql.parquet.outputTimestampType":    "TIMESTAMP_MICROS",
+	"spark.sql.parquet.compression.codec":      "zstd",
+	"spark.sql.parquet.writeLegacyFormat":      "false",
 	"spark.sql.sources.partitionOverwriteMode": "static",
 }
 
