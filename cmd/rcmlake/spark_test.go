@@ -163,4 +163,3 @@ func TestSparkEngineGoldEqualsEmbeddedOnSeedData(t *testing.T) {
 	seedProject(t, project)
 	runBoth(t, project, sc)
 }
-
