@@ -149,6 +149,7 @@ sources:
           bogus: 1
 engine:
   threads: many
+  remote: sc://adb-1.azuredatabricks.net:443/;token=dapi-hunter2;x-databricks-cluster-id=c1
 silver:
   entities:
     - name: patients
@@ -178,8 +179,9 @@ silver:
 		{13, `load "sometimes"`},
 		{15, `unknown key "bogus"`},
 		{17, "cannot unmarshal"},
-		{23, `datasource "hos-z"`},
-		{26, `type "not_nul"`},
+		{17, "literal token"},
+		{24, `datasource "hos-z"`},
+		{27, `type "not_nul"`},
 	}
 	for _, w := range want {
 		found := false

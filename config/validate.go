@@ -133,6 +133,14 @@ func (k *checker) engine() {
 	if e.Name == "spark" && e.Remote == "" {
 		k.at(p, "engine.remote is required for engine spark (a Spark Connect URL such as sc://127.0.0.1:15002)")
 	}
+	// A Databricks token sits in the secret store, never in the file: the connection
+	// string's token must be a reference, resolved when the engine opens.
+	for _, param := range strings.Split(e.Remote, ";") {
+		key, val, ok := strings.Cut(param, "=")
+		if ok && strings.EqualFold(strings.TrimSpace(key), "token") && !IsSecretRef(strings.TrimSpace(val)) {
+			k.at(p, "engine.remote holds a literal token; use a reference such as token=${secret:databricks-token}")
+		}
+	}
 }
 
 // emr checks the EMR databases and returns every known datasource code.

@@ -18,6 +18,10 @@ type Dialect interface {
 	ISODayOfWeek(x string) string
 	// AddDays is the DATE n days after x; n is an integer SQL expression.
 	AddDays(x, n string) string
+	// TimestampText renders a timestamp as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC, always six
+	// fraction digits): the canonical text that surrogate-key hashes cover, identical in
+	// every engine (a plain CAST to STRING is not: DuckDB appends "+00", Spark trims zeros).
+	TimestampText(x string) string
 }
 
 // DuckDB is the embedded engine's dialect.
@@ -39,6 +43,10 @@ func (DuckDB) AddDays(x, n string) string {
 	return fmt.Sprintf("CAST(%s + to_days(CAST(%s AS INTEGER)) AS DATE)", x, n)
 }
 
+func (DuckDB) TimestampText(x string) string {
+	return fmt.Sprintf("strftime(CAST(%s AS TIMESTAMP), '%%Y-%%m-%%d %%H:%%M:%%S.%%f')", x)
+}
+
 // Spark is Spark SQL's dialect.
 type Spark struct{}
 
@@ -50,6 +58,9 @@ func (Spark) DaySeries(lo, hi string) string {
 }
 func (Spark) ISODayOfWeek(x string) string { return fmt.Sprintf("(weekday(%s) + 1)", x) }
 func (Spark) AddDays(x, n string) string   { return fmt.Sprintf("date_add(%s, CAST(%s AS INT))", x, n) }
+func (Spark) TimestampText(x string) string {
+	return fmt.Sprintf("date_format(CAST(%s AS TIMESTAMP), 'yyyy-MM-dd HH:mm:ss.SSSSSS')", x)
+}
 
 // DialectFor is the dialect of an engine by its name ("duckdb", "spark").
 func DialectFor(engine string) Dialect {

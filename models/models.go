@@ -105,6 +105,7 @@ func (s Source) Render(layer, name string, f Funcs) (string, error) {
 	fm["day_series"] = d.DaySeries
 	fm["iso_day_of_week"] = d.ISODayOfWeek
 	fm["add_days"] = d.AddDays
+	fm["timestamp_text"] = d.TimestampText
 	if f.Staged != nil {
 		fm["staged"] = f.Staged
 	}

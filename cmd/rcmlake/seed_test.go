@@ -57,20 +57,7 @@ func cents(t *testing.T, s string) *big.Int {
 // files' to the cent; dim_patient holds the 9,985 clean patients.
 func TestSeedDataEndToEnd(t *testing.T) {
 	seed := filepath.Join(testenv.SharedDir(t), "seed-data")
-	dir := t.TempDir()
-	if code, _, errs := runCLI(t, "emr", "load", "--mapping", filepath.Join(seed, "Lookup_file_table_mapping.json"), "--root", seed, "--out", filepath.Join(dir, "emr")); code != exitOK {
-		t.Fatalf("emr load: %s", errs)
-	}
-	cfg := filepath.Join(dir, "rcmlake.yaml")
-	if code, _, errs := runCLI(t, "config", "import-seed", filepath.Join(seed, "load_config.csv"), "--driver", "sqlite",
-		"--dsn-template", "emr/{database}.sqlite", "-o", cfg); code != exitOK {
-		t.Fatalf("import-seed: %s", errs)
-	}
-	data, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, []byte(strings.ReplaceAll(string(data), "active: false", "active: true")), 0o644)
-	for _, sub := range []string{"claims", "cptcodes"} {
-		copyTree(t, filepath.Join(seed, sub), filepath.Join(dir, "landing", sub))
-	}
+	cfg := seedProject(t, t.TempDir())
 	if code, out, errs := runCLI(t, "-c", cfg, "run"); code != exitOK {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -179,4 +166,27 @@ func indexOf(xs []string, x string) int {
 		}
 	}
 	return -1
+}
+
+// seedProject sets up the seed project in dir as a user coming from it would: its CSV files
+// into EMR databases (emr load, driven by its mapping file), a config imported from its
+// load_config.csv with every table active, its claims and CPT files dropped in landing. It
+// returns the config's path.
+func seedProject(t *testing.T, dir string) string {
+	t.Helper()
+	seed := filepath.Join(testenv.SharedDir(t), "seed-data")
+	if code, _, errs := runCLI(t, "emr", "load", "--mapping", filepath.Join(seed, "Lookup_file_table_mapping.json"), "--root", seed, "--out", filepath.Join(dir, "emr")); code != exitOK {
+		t.Fatalf("emr load: %s", errs)
+	}
+	cfg := filepath.Join(dir, "rcmlake.yaml")
+	if code, _, errs := runCLI(t, "config", "import-seed", filepath.Join(seed, "load_config.csv"), "--driver", "sqlite",
+		"--dsn-template", "emr/{database}.sqlite", "-o", cfg); code != exitOK {
+		t.Fatalf("import-seed: %s", errs)
+	}
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.ReplaceAll(string(data), "active: false", "active: true")), 0o644)
+	for _, sub := range []string{"claims", "cptcodes"} {
+		copyTree(t, filepath.Join(seed, sub), filepath.Join(dir, "landing", sub))
+	}
+	return cfg
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/rcmlake/rcmlake/access"
 	"github.com/rcmlake/rcmlake/bronze"
 	"github.com/rcmlake/rcmlake/config"
+	"github.com/rcmlake/rcmlake/internal/testenv"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/serve"
 )
@@ -37,6 +38,7 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stopEngines()
+	testenv.StopServers()
 	if serveDir != "" {
 		os.RemoveAll(serveDir)
 	}

@@ -17,21 +17,21 @@ days AS (
   FROM (SELECT {{ day_series "lo" "hi" }} AS day FROM bounds WHERE lo IS NOT NULL) s
 )
 SELECT
-  year(date_day) * 10000 + month(date_day) * 100 + dayofmonth(date_day)   AS date_key,
+  CAST(year(date_day) * 10000 + month(date_day) * 100 + dayofmonth(date_day) AS BIGINT) AS date_key,
   date_day,
-  year(date_day)                                                         AS year,
-  quarter(date_day)                                                      AS quarter,
-  month(date_day)                                                        AS month,
+  CAST(year(date_day) AS BIGINT)                                         AS year,
+  CAST(quarter(date_day) AS BIGINT)                                      AS quarter,
+  CAST(month(date_day) AS BIGINT)                                        AS month,
   CASE month(date_day) WHEN 1 THEN 'January' WHEN 2 THEN 'February' WHEN 3 THEN 'March'
     WHEN 4 THEN 'April' WHEN 5 THEN 'May' WHEN 6 THEN 'June' WHEN 7 THEN 'July'
     WHEN 8 THEN 'August' WHEN 9 THEN 'September' WHEN 10 THEN 'October'
     WHEN 11 THEN 'November' ELSE 'December' END                          AS month_name,
-  dayofmonth(date_day)                                                   AS day_of_month,
-  {{ iso_day_of_week "date_day" }}                                       AS day_of_week,
+  CAST(dayofmonth(date_day) AS BIGINT)                                   AS day_of_month,
+  CAST({{ iso_day_of_week "date_day" }} AS BIGINT)                       AS day_of_week,
   {{ iso_day_of_week "date_day" }} >= 6                                  AS is_weekend,
-  weekofyear(date_day)                                                   AS iso_week,
+  CAST(weekofyear(date_day) AS BIGINT)                                   AS iso_week,
   {{ month_start "date_day" }}                                           AS month_start,
-  year(date_day) + CASE WHEN month(date_day) >= 7 THEN 1 ELSE 0 END      AS fiscal_year,
-  (month(date_day) + 5) % 12 + 1                                         AS fiscal_month,
+  CAST(year(date_day) + CASE WHEN month(date_day) >= 7 THEN 1 ELSE 0 END AS BIGINT) AS fiscal_year,
+  CAST((month(date_day) + 5) % 12 + 1 AS BIGINT)                         AS fiscal_month,
   CAST(floor(((month(date_day) + 5) % 12) / 3) AS INT) + 1               AS fiscal_quarter
 FROM days

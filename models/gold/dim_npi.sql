@@ -7,6 +7,7 @@ FROM {{ ref "silver.npi" }}
 WHERE is_current AND NOT is_quarantined AND NOT is_deleted
 UNION ALL
 {{ end }}
-SELECT '-1', 'unknown', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
-  CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), 'Unknown', CAST(NULL AS STRING),
-  CAST(NULL AS DATE), CAST(NULL AS DATE)
+SELECT '-1' AS npi_sk, 'unknown' AS npi, CAST(NULL AS STRING) AS enumeration_type, CAST(NULL AS STRING) AS status,
+  CAST(NULL AS STRING) AS first_name, CAST(NULL AS STRING) AS last_name, CAST(NULL AS STRING) AS credential,
+  CAST(NULL AS STRING) AS organization_name, CAST(NULL AS STRING) AS taxonomy_code, 'Unknown' AS taxonomy_desc,
+  CAST(NULL AS STRING) AS state, CAST(NULL AS DATE) AS enumeration_date, CAST(NULL AS DATE) AS last_updated

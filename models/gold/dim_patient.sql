@@ -3,8 +3,9 @@
 -- patient's first recorded change still finds its patient.
 SELECT
   -- The key hashes the version's start as presented, so a first version's key does not
-  -- depend on when it was loaded, and rebuilding the lake gives the same keys.
-  md5(patient_key || '|' || CAST(valid_from AS STRING)) AS patient_sk,
+  -- depend on when it was loaded, and rebuilding the lake gives the same keys; the start is
+  -- hashed as canonical text, so every engine gives the same keys.
+  md5(patient_key || '|' || {{ timestamp_text "valid_from" }}) AS patient_sk,
   *
 FROM (
   SELECT

@@ -1,8 +1,9 @@
 -- gold.dim_provider: clean provider versions, snowflaked to dim_department and dim_npi by key.
 SELECT
   -- The key hashes the version's start as presented, so a first version's key does not
-  -- depend on when it was loaded, and rebuilding the lake gives the same keys.
-  md5(provider_key || '|' || CAST(valid_from AS STRING)) AS provider_sk,
+  -- depend on when it was loaded, and rebuilding the lake gives the same keys; the start is
+  -- hashed as canonical text, so every engine gives the same keys.
+  md5(provider_key || '|' || {{ timestamp_text "valid_from" }}) AS provider_sk,
   *
 FROM (
   SELECT

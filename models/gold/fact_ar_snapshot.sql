@@ -55,7 +55,7 @@ running AS (
 )
 SELECT
   date_day                                   AS snapshot_date,
-  year(date_day) * 10000 + month(date_day) * 100 + dayofmonth(date_day) AS date_key,
+  CAST(year(date_day) * 10000 + month(date_day) * 100 + dayofmonth(date_day) AS BIGINT) AS date_key,
   datasource,
   payer,
   department_key,

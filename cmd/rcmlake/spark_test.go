@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/internal/testenv"
+	"github.com/rcmlake/rcmlake/lake/file"
+	"github.com/rcmlake/rcmlake/lakehouse"
+)
+
+// goldTables lists the gold tables of a lake folder.
+func goldTables(t testing.TB, lakeDir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(lakeDir, "gold"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// tableRows reads a Delta table's latest snapshot with rcmlake's reader: its schema and its
+// rows, sorted by every column (floating-point columns last, so a last-bit difference
+// cannot reorder rows).
+func tableRows(t testing.TB, lakeDir, key string) (schema string, rows [][]any) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := file.New(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lh, err := lakehouse.OpenStorage(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lh.Close()
+	s, err := delta.Open(store, key).Latest(ctx)
+	if err != nil {
+		t.Fatalf("%s: %v", key, err)
+	}
+	rel, err := lh.ScanSQL(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields, exact, floats []string
+	for _, f := range s.Schema.Fields {
+		fields = append(fields, f.Name+" "+f.Type.String())
+		if f.Type.Primitive == "double" || f.Type.Primitive == "float" {
+			floats = append(floats, duckdb.Ident(f.Name))
+		} else {
+			exact = append(exact, duckdb.Ident(f.Name))
+		}
+	}
+	res, err := lh.Engine.Query(ctx, "SELECT * FROM "+rel+" t ORDER BY "+strings.Join(append(exact, floats...), ", ")+" NULLS FIRST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(fields, ", "), res.Rows
+}
+
+// sameCell compares two cells exactly, floating-point values to 1e-9 relative (Spark and
+// DuckDB may add doubles in a different order).
+func sameCell(a, b any) bool {
+	fa, okA := a.(float64)
+	fb, okB := b.(float64)
+	if okA && okB {
+		return fa == fb || math.Abs(fa-fb) <= 1e-9*math.Max(math.Abs(fa), math.Abs(fb))
+	}
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+// compareGold checks that two lakes hold the same gold tables with the same schemas and the
+// same rows.
+func compareGold(t *testing.T, lakeA, lakeB string) {
+	t.Helper()
+	tables := goldTables(t, lakeA)
+	if got := goldTables(t, lakeB); strings.Join(got, ",") != strings.Join(tables, ",") {
+		t.Fatalf("gold tables differ: %v vs %v", tables, got)
+	}
+	if len(tables) < 10 {
+		t.Fatalf("only %d gold tables: %v", len(tables), tables)
+	}
+	for _, name := range tables {
+		sa, ra := tableRows(t, lakeA, "gold/"+name)
+		sb, rb := tableRows(t, lakeB, "gold/"+name)
+		if sa != sb {
+			t.Errorf("gold.%s schemas differ:\n  duckdb: %s\n  spark:  %s", name, sa, sb)
+			continue
+		}
+		if len(ra) != len(rb) {
+			t.Errorf("gold.%s: %d rows with duckdb, %d with spark", name, len(ra), len(rb))
+			continue
+		}
+		bad := 0
+		for i := range ra {
+			for j := range ra[i] {
+				if !sameCell(ra[i][j], rb[i][j]) {
+					if bad < 3 {
+						t.Errorf("gold.%s row %d column %d: duckdb %v, spark %v", name, i, j, ra[i][j], rb[i][j])
+					}
+					bad++
+					break
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("gold.%s: %d of %d rows differ", name, bad, len(ra))
+		}
+	}
+}
+
+// runBoth runs the pipeline on a copy of a project with each engine and compares gold.
+func runBoth(t *testing.T, project string, sc *testenv.SparkConnect) {
+	t.Helper()
+	dirs := map[string]string{"duckdb": filepath.Join(t.TempDir(), "duckdb"), "spark": filepath.Join(t.TempDir(), "spark")}
+	for _, eng := range []string{"duckdb", "spark"} {
+		copyTree(t, project, dirs[eng])
+		start := time.Now()
+		code, out, errs := runCLI(t, "-c", filepath.Join(dirs[eng], "rcmlake.yaml"), "run", "--engine", eng)
+		if code != exitOK {
+			t.Fatalf("run --engine %s: exit %d\n%s\n%s", eng, code, out, errs)
+		}
+		t.Logf("run --engine %s: %v", eng, time.Since(start).Round(time.Millisecond))
+	}
+	compareGold(t, filepath.Join(dirs["duckdb"], "lake"), filepath.Join(dirs["spark"], "lake"))
+	// No staging leftovers: every file Spark wrote was committed or removed.
+	if ents, _ := os.ReadDir(filepath.Join(dirs["spark"], "lake", "_staging", "spark")); len(ents) > 0 {
+		t.Errorf("staging folder not cleaned: %d entries", len(ents))
+	}
+}
+
+// The acceptance test of the Spark engine: `run --engine spark` on a generated world ends
+// with gold tables and KPIs equal, row for row and type for type, to the embedded engine's.
+func TestSparkEngineGoldEqualsEmbeddedOnDemoWorld(t *testing.T) {
+	sc := testenv.StartSparkConnect(t)
+	t.Setenv("SPARK_REMOTE", sc.Remote)
+	world := filepath.Join(t.TempDir(), "world")
+	if code, _, errs := runCLI(t, "generate", "--out", world, "--seed", "11", "--months", "4", "--scale", "0.1"); code != exitOK {
+		t.Fatalf("generate: %s", errs)
+	}
+	runBoth(t, world, sc)
+}
+
+// The same on the seed project's own data.
+func TestSparkEngineGoldEqualsEmbeddedOnSeedData(t *testing.T) {
+	sc := testenv.StartSparkConnect(t)
+	t.Setenv("SPARK_REMOTE", sc.Remote)
+	project := filepath.Join(t.TempDir(), "seed")
+	seedProject(t, project)
+	runBoth(t, project, sc)
+}
