@@ -155,8 +155,13 @@ func TestSparkEngineGoldEqualsEmbeddedOnDemoWorld(t *testing.T) {
 	runBoth(t, world, sc)
 }
 
-// The same on the seed project's own data.
+// The same on the seed project's own data. It takes about 4 minutes on a busy 2-core machine
+// (Spark builds the 1M-row fact_ar_snapshot), too long for every CI run: set
+// RCMLAKE_SPARK_SEED=1 to run it.
 func TestSparkEngineGoldEqualsEmbeddedOnSeedData(t *testing.T) {
+	if os.Getenv("RCMLAKE_SPARK_SEED") != "1" {
+		t.Skip("set RCMLAKE_SPARK_SEED=1 to compare the engines on the seed data (about 4 minutes)")
+	}
 	sc := testenv.StartSparkConnect(t)
 	t.Setenv("SPARK_REMOTE", sc.Remote)
 	project := filepath.Join(t.TempDir(), "seed")
