@@ -93,7 +93,7 @@ func TestVacuumRefusesShortRetention(t *testing.T) {
 	}
 }
 
-func copyTree(t *testing.T, src, dst string) {
+func copyTree(t testing.TB, src, dst string) {
 	t.Helper()
 	filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
