@@ -143,7 +143,13 @@ func (w *interopLake) path(name string) string {
 // snapshot is rcmlake's own view of a table's version (latest when v < 0).
 func (w *interopLake) snapshot(t *testing.T, name string, v int64) *delta.Snapshot {
 	t.Helper()
-	st, err := file.New(w.lake)
+	return snapshotIn(t, w.lake, name, v)
+}
+
+// snapshotIn is rcmlake's own view of a table's version in the lake at lakeDir.
+func snapshotIn(t *testing.T, lakeDir, name string, v int64) *delta.Snapshot {
+	t.Helper()
+	st, err := file.New(lakeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
