@@ -53,12 +53,16 @@ func sparkEngine(t *testing.T) *interop.Engine {
 	return sparkEng
 }
 
-// stopEngines stops the engines this test binary started (from TestMain).
+// stopEngines stops the engines this test binary started and removes the interop lake (from
+// TestMain).
 func stopEngines() {
 	select {
 	case <-sparkDone:
 		sparkEng.Close()
-	default:
+	default: // never started, or still starting: it dies with this process (Pdeathsig)
+	}
+	for _, d := range interopDirs {
+		os.RemoveAll(d)
 	}
 }
 
