@@ -185,6 +185,22 @@ func (tx *Transaction) checkConflict(ctx context.Context, v int64) error {
 	for _, a := range acts {
 		switch {
 		case a.Protocol != nil:
+			// Another engine raised the protocol under this writer (Spark enabling deletion
+			// vectors): say which feature rcmlake lacks, rather than a retryable conflict.
+			md := tx.metadata
+			if md == nil && tx.read != nil {
+				md = &tx.read.Metadata
+			}
+			for _, b := range acts {
+				if b.MetaData != nil {
+					md = b.MetaData
+				}
+			}
+			if md != nil {
+				if err := checkWritable(t.Location(), *a.Protocol, *md); err != nil {
+					return err
+				}
+			}
 			return fmt.Errorf("delta %s: version %d changed the protocol: %w", t.Location(), v, ErrConflict)
 		case a.MetaData != nil:
 			if tx.read == nil {

@@ -53,12 +53,16 @@ func sparkEngine(t *testing.T) *interop.Engine {
 	return sparkEng
 }
 
-// stopEngines stops the engines this test binary started (from TestMain).
+// stopEngines stops the engines this test binary started and removes the interop lake (from
+// TestMain).
 func stopEngines() {
 	select {
 	case <-sparkDone:
 		sparkEng.Close()
-	default:
+	default: // never started, or still starting: it dies with this process (Pdeathsig)
+	}
+	for _, d := range interopDirs {
+		os.RemoveAll(d)
 	}
 }
 
@@ -143,7 +147,13 @@ func (w *interopLake) path(name string) string {
 // snapshot is rcmlake's own view of a table's version (latest when v < 0).
 func (w *interopLake) snapshot(t *testing.T, name string, v int64) *delta.Snapshot {
 	t.Helper()
-	st, err := file.New(w.lake)
+	return snapshotIn(t, w.lake, name, v)
+}
+
+// snapshotIn is rcmlake's own view of a table's version in the lake at lakeDir.
+func snapshotIn(t *testing.T, lakeDir, name string, v int64) *delta.Snapshot {
+	t.Helper()
+	st, err := file.New(lakeDir)
 	if err != nil {
 		t.Fatal(err)
 	}

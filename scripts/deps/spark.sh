@@ -9,8 +9,9 @@ PYSPARK=4.0.1
 DELTA=4.0.0
 jars=.cache/spark-jars
 
-if ! python3 -c "import pyspark, delta, sys; sys.exit(pyspark.__version__ != '$PYSPARK')" 2>/dev/null; then
-  python3 -m pip install --quiet "pyspark==$PYSPARK" "delta-spark==$DELTA"
+# pyarrow: the interop tests take Spark's rows as Arrow (DataFrame.toArrow).
+if ! python3 -c "import pyspark, delta, pyarrow, sys; sys.exit(pyspark.__version__ != '$PYSPARK')" 2>/dev/null; then
+  python3 -m pip install --quiet "pyspark==$PYSPARK" "delta-spark==$DELTA" "pyarrow>=17"
 fi
 mkdir -p "$jars"
 for a in "io.delta:delta-spark_2.13:$DELTA" "io.delta:delta-storage:$DELTA"; do
