@@ -156,14 +156,15 @@ func TestParquetView(t *testing.T) {
 		t.Errorf("counts over the union: %v", r)
 	}
 	// With a schema: its columns only, missing ones NULL, types as declared.
-	if err := c.CreateParquetView(ctx, "rcm_typed", []string{dir + "/b"}, "id BIGINT, s STRING, extra DECIMAL(18,2)", nil); err != nil {
+	if err := c.CreateParquetView(ctx, "rcm_typed", []string{dir + "/b"}, "id BIGINT, s STRING, extra BIGINT, missing DECIMAL(18,2)", nil); err != nil {
 		t.Fatal(err)
 	}
 	res, err = c.Query(ctx, "SELECT * FROM rcm_typed ORDER BY id")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(res.Types, ",") != "bigint,string,decimal(18,2)" || len(res.Rows) != 3 || res.Rows[0][1] != nil {
+	if strings.Join(res.Types, ",") != "bigint,string,bigint,decimal(18,2)" || len(res.Rows) != 3 || res.Rows[0][1] != nil ||
+		res.Rows[0][2] != int64(10) || res.Rows[0][3] != nil {
 		t.Errorf("typed view: %v %v", res.Types, res.Rows)
 	}
 }
