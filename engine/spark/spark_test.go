@@ -47,7 +47,7 @@ func TestWriteAndScanRoundTrip(t *testing.T) {
 
 	tbl := delta.Open(store, "gold/t")
 	q := `SELECT id, CAST(id * 1.25 AS DECIMAL(18,2)) AS amount, date_add(DATE'2024-01-30', CAST(id AS INT)) AS d,
-		TIMESTAMP'2024-03-01 10:00:00.000001' + make_interval(0, 0, 0, 0, CAST(id AS INT)) AS ts,
+		timestampadd(SECOND, id, TIMESTAMP'2024-03-01 10:00:00.000001') AS ts,
 		CASE WHEN id % 2 = 0 THEN 'Zoë' END AS name, id % 3 = 0 AS flag
 		FROM range(0, 1000) ORDER BY id`
 	txn := &delta.Txn{AppID: "test", Version: 1}

@@ -155,16 +155,16 @@ func TestParquetView(t *testing.T) {
 	if r[0] != int64(8) || r[1] != int64(5) || r[2] != int64(3) || r[3] != int64(28) {
 		t.Errorf("counts over the union: %v", r)
 	}
-	// With a schema: its columns only, missing ones NULL. (Spark reads a Parquet column only as
-	// its own type: an INT64 column declared DECIMAL fails, so the schema must match the files.)
-	if err := c.CreateParquetView(ctx, "rcm_typed", []string{dir + "/b"}, "id BIGINT, s STRING, extra BIGINT", nil); err != nil {
+	// With a schema: its columns only, missing ones NULL, types as declared.
+	if err := c.CreateParquetView(ctx, "rcm_typed", []string{dir + "/b"}, "id BIGINT, s STRING, extra BIGINT, missing DECIMAL(18,2)", nil); err != nil {
 		t.Fatal(err)
 	}
 	res, err = c.Query(ctx, "SELECT * FROM rcm_typed ORDER BY id")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(res.Types, ",") != "bigint,string,bigint" || len(res.Rows) != 3 || res.Rows[0][1] != nil {
+	if strings.Join(res.Types, ",") != "bigint,string,bigint,decimal(18,2)" || len(res.Rows) != 3 || res.Rows[0][1] != nil ||
+		res.Rows[0][2] != int64(10) || res.Rows[0][3] != nil {
 		t.Errorf("typed view: %v %v", res.Types, res.Rows)
 	}
 }
