@@ -12,6 +12,7 @@ import (
 	"github.com/rcmlake/rcmlake/delta"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
 	"github.com/rcmlake/rcmlake/internal/interop"
+	"github.com/rcmlake/rcmlake/internal/testenv"
 	"github.com/rcmlake/rcmlake/lake/file"
 )
 
@@ -21,7 +22,8 @@ import (
 // from before the upgrade still read exactly. Table properties that docs/DELTA.md says are safe
 // leave the table at protocol (1, 2), and rcmlake keeps writing it (Spark reads the result).
 func TestSparkProtocolFeatures(t *testing.T) {
-	startSpark(t)
+	startSpark()
+	testenv.FindSpark(t)
 	w := sharedInteropLake(t)
 	world := copyDir(t, w.dir)
 	cfg, lakeDir := filepath.Join(world, "rcmlake.yaml"), filepath.Join(world, "lake")

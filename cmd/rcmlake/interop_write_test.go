@@ -88,7 +88,8 @@ func diffMultisets(a, b map[string]int) (onlyA, onlyB int) {
 // world that got the same month without the engines' writes, no row is lost or duplicated:
 // every row equals the control's but for the engines' own changes, which survive as written.
 func TestEnginesWriteThenRcmlakeContinues(t *testing.T) {
-	startSpark(t)
+	startSpark()
+	testenv.FindSpark(t)
 	testenv.FindDeltaRS(t)
 	w := sharedInteropLake(t)
 	control := copyDir(t, w.dir)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,6 +42,52 @@ func TestExitCodes(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, "Usage:") {
 			t.Errorf("%s --help: exit %d\n%s", c, code, out)
 		}
+	}
+}
+
+// TestTableCheckpointCommand: table checkpoint writes a checkpoint of the latest version of a
+// Spark-written table from which alone the table reads as before (the commits it covers are
+// deleted), and refuses a table with deletion vectors by name.
+func TestTableCheckpointCommand(t *testing.T) {
+	golden := filepath.Join(testenv.SharedDir(t), "delta-golden")
+	dir := filepath.Join(t.TempDir(), "t")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(golden, "snapshot-repartitioned"))); err != nil {
+		t.Fatal(err)
+	}
+	show := func() string {
+		code, out, errs := runCLI(t, "table", "show", dir, "--limit", "-1", "--format", "csv")
+		if code != exitOK {
+			t.Fatalf("show: exit %d %s", code, errs)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		sort.Strings(lines)
+		return strings.Join(lines, "\n")
+	}
+	before := show()
+	code, _, errs := runCLI(t, "table", "checkpoint", dir)
+	if code != exitOK || !strings.Contains(errs, "checkpoint written at version") {
+		t.Fatalf("checkpoint: exit %d %s", code, errs)
+	}
+	var v int64
+	if _, err := fmt.Sscanf(errs[strings.Index(errs, "version"):], "version %d", &v); err != nil {
+		t.Fatal(err)
+	}
+	logDir := filepath.Join(dir, "_delta_log")
+	if _, err := os.Stat(filepath.Join(logDir, fmt.Sprintf("%020d.checkpoint.parquet", v))); err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(0); i <= v; i++ {
+		os.Remove(filepath.Join(logDir, fmt.Sprintf("%020d.json", i)))
+	}
+	if after := show(); after != before {
+		t.Errorf("from the checkpoint alone the table reads\n%s\nnot\n%s", after, before)
+	}
+	dv := filepath.Join(t.TempDir(), "dv")
+	if err := os.CopyFS(dv, os.DirFS(filepath.Join(golden, "table-with-dv-small"))); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, "table", "checkpoint", dv); code != exitFailure || !strings.Contains(errs, "deletionVectors") {
+		t.Errorf("checkpoint of a table with deletion vectors: exit %d %s", code, errs)
 	}
 }
 

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -23,18 +25,27 @@ var sparkJars = []string{"delta-spark_2.13-4.0.0.jar", "delta-storage-4.0.0.jar"
 // or fails it when RCMLAKE_REQUIRE_SERVERS=1.
 func FindSpark(t testing.TB) Spark {
 	t.Helper()
-	if _, err := exec.LookPath("java"); err != nil {
-		skipOrFail(t, "Spark needs java on the PATH; scripts/deps/spark.sh lists what to install")
-	}
-	out, err := exec.Command("python3", "-c", "import os, pyspark, delta; print(os.path.dirname(pyspark.__file__))").Output()
+	s, err := LookupSpark()
 	if err != nil {
-		skipOrFail(t, "pyspark and delta-spark are not installed; run scripts/deps/spark.sh")
+		skipOrFail(t, "%v", err)
+	}
+	return s
+}
+
+// LookupSpark is FindSpark without a test: it says what is missing.
+func LookupSpark() (Spark, error) {
+	if _, err := exec.LookPath("java"); err != nil {
+		return Spark{}, errors.New("Spark needs java on the PATH; scripts/deps/spark.sh lists what to install")
+	}
+	out, err := exec.Command("python3", "-c", "import os, pyspark, delta, pyarrow; print(os.path.dirname(pyspark.__file__))").Output()
+	if err != nil {
+		return Spark{}, errors.New("pyspark, delta-spark and pyarrow are not installed; run scripts/deps/spark.sh")
 	}
 	home := strings.TrimSpace(string(out))
 	s := Spark{Python: "python3"}
 	jars, err := deltaJarPaths()
 	if err != nil {
-		skipOrFail(t, "%v; run scripts/deps/spark.sh", err)
+		return Spark{}, fmt.Errorf("%v; run scripts/deps/spark.sh", err)
 	}
 	s.Jars = jars
 	// A SPARK_HOME of another Spark would mix its jars with pyspark's.
@@ -44,7 +55,7 @@ func FindSpark(t testing.TB) Spark {
 		}
 	}
 	s.Env = append(s.Env, "SPARK_HOME="+home)
-	return s
+	return s, nil
 }
 
 // FindDeltaRS checks that delta-rs (the deltalake Python package) and pyarrow are installed,
