@@ -67,8 +67,8 @@ func stopEngines() {
 		sparkEng.Close()
 	default: // never started, or still starting: it dies with this process (Pdeathsig)
 	}
-	for _, d := range interopDirs {
-		os.RemoveAll(d)
+	if interopDir != "" {
+		os.RemoveAll(interopDir)
 	}
 }
 
@@ -94,6 +94,7 @@ var (
 	interopOnce  sync.Once
 	interopWorld *interopLake
 	interopFail  string
+	interopDir   string // removed by stopEngines
 )
 
 func sharedInteropLake(t *testing.T) *interopLake {
@@ -104,7 +105,7 @@ func sharedInteropLake(t *testing.T) *interopLake {
 			interopFail = err.Error()
 			return
 		}
-		interopDirs = append(interopDirs, dir)
+		interopDir = dir
 		w, msg := buildInteropLake(t, dir)
 		interopWorld, interopFail = w, msg
 	})
@@ -113,8 +114,6 @@ func sharedInteropLake(t *testing.T) *interopLake {
 	}
 	return interopWorld
 }
-
-var interopDirs []string
 
 func buildInteropLake(t *testing.T, dir string) (*interopLake, string) {
 	w := &interopLake{dir: dir, cfg: filepath.Join(dir, "rcmlake.yaml"), lake: filepath.Join(dir, "lake")}
