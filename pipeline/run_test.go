@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -285,6 +286,20 @@ func TestLeaseKeepsRunsApart(t *testing.T) {
 	out, err := Run(context.Background(), w.options(nil))
 	if err != nil || out.Err() != nil {
 		t.Fatalf("run after an expired lease: %v %v", err, out.Err())
+	}
+	// A lease still valid for an hour, but taken on this host by a process that is gone
+	// (a run killed with SIGKILL), is taken over at once.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Skip("no true(1):", err)
+	}
+	host, _ := os.Hostname()
+	killed, _ := json.Marshal(LeaseInfo{RunID: "killed", Host: host, PID: gone.Process.Pid, Taken: time.Now(), Expires: time.Now().Add(time.Hour)})
+	if err := w.lh.Store.PutIfAbsent(context.Background(), LeaseKey, killed); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := Run(context.Background(), w.options(nil)); err != nil || out.Err() != nil {
+		t.Fatalf("run after its holder died: %v %v", err, out.Err())
 	}
 }
 
