@@ -171,6 +171,20 @@ func (in *Ingester) committedLoads(ctx context.Context, runID string) (map[strin
 	return out, nil
 }
 
+// committedLoad is the successful load of ds.table by runID, or nil.
+func (in *Ingester) committedLoad(ctx context.Context, runID, ds, table string) (*LoadLog, error) {
+	logs, err := ReadLoadLogs(ctx, in.Lake, &in.mu)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(logs) - 1; i >= 0; i-- {
+		if l := logs[i]; l.RunID == runID && l.DataSource == ds && l.TableName == table && l.Status == "success" {
+			return &l, nil
+		}
+	}
+	return nil, nil
+}
+
 // loadTable extracts one table into new bronze files and commits its audit row. The audit
 // row is the commit point: until it lands, the files are invisible and the mark unchanged.
 func (in *Ingester) loadTable(ctx context.Context, db config.Database, t config.Table, opts Options) LoadLog {
