@@ -272,7 +272,8 @@ func deltaTables(root string) []string {
 
 // check returns every inconsistency of the lake: a Delta table whose log does not replay, an
 // active file missing or of another size than its add action, a file whose row count or
-// value range differs from its stats, a committed bronze load whose file is missing.
+// value range differs from its stats, a committed bronze load whose file is missing, a table
+// loaded twice by one run or a landing file loaded twice.
 func (c *chaos) check(cfg string) []string {
 	ctx := context.Background()
 	root := filepath.Join(filepath.Dir(cfg), "lake")
@@ -306,10 +307,20 @@ func (c *chaos) check(cfg string) []string {
 	if err != nil {
 		return append(problems, fmt.Sprintf("audit.load_logs unreadable: %v", err))
 	}
+	seen := map[string]bool{}
 	for _, l := range logs {
 		if l.Status != "success" {
 			continue
 		}
+		// A load committed twice: the same landing file, or one run's load of a table.
+		k := "run " + l.RunID + " " + l.DataSource + "." + l.TableName
+		if strings.HasPrefix(l.StateKey, "file:") {
+			k = l.StateKey
+		}
+		if seen[k] {
+			problems = append(problems, "bronze: two committed loads of "+k)
+		}
+		seen[k] = true
 		for _, f := range l.Files {
 			if _, err := os.Stat(st.LocalPath(f)); err != nil {
 				problems = append(problems, fmt.Sprintf("bronze load %s %s.%s committed, but its file %s: %v", l.RunID, l.DataSource, l.TableName, f, err))
