@@ -4,10 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t="${FUZZ_TIME:-8s}"
+# Minimizing a new interesting input defaults to 60s, which would swallow a short run whose
+# corpus holds real files of tens of KB (claims CSVs, checkpoints): keep it short too.
+m="${FUZZ_MINIMIZE_TIME:-2s}"
 targets=(
   "./config FuzzParse"
   "./delta FuzzParseActions"
   "./delta FuzzParseCheckpoint"
+  "./bronze FuzzLandingCSV"
   "./access FuzzGuard"
   "./source/npi FuzzParse"
   "./source/npi FuzzReadBulk"
@@ -18,5 +22,5 @@ targets=(
 for entry in "${targets[@]}"; do
   set -- $entry
   echo "-- fuzz $2 ($1, $t)"
-  go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$t"
+  go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$t" -fuzzminimizetime "$m"
 done
