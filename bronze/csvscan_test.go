@@ -144,3 +144,20 @@ func TestCSVRecordBounded(t *testing.T) {
 		t.Errorf("read %d MiB before failing, want about %d", src.n>>20, MaxCSVRecord>>20)
 	}
 }
+
+// A bare quote in a record's first field used to panic the reader (FieldPos on a record the
+// CSV reader gave up on); it is a reject with its line, and the next record still loads.
+func TestCSVBareQuoteIsReject(t *testing.T) {
+	sc, err := newCSVScanner(config.LandingFile{}, "f.csv", strings.NewReader("a,b\n\"x\"y,1\n2,3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]any, len(sc.cols))
+	rej, err := sc.next(vals)
+	if err != nil || rej == nil || rej.Line != 2 || !strings.Contains(rej.Reason, "quote") {
+		t.Fatalf("bare quote: reject %+v, err %v", rej, err)
+	}
+	if rej, err := sc.next(vals); err != nil || rej != nil || vals[0] != "2" || vals[1] != "3" {
+		t.Fatalf("the next record: %v %+v %v", vals, rej, err)
+	}
+}
