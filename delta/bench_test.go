@@ -3,13 +3,21 @@ package delta
 import (
 	"context"
 	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/rcmlake/rcmlake/lake"
 
 	"github.com/rcmlake/rcmlake/lake/file"
 )
 
 // buildTable commits n versions, each adding one file and removing the previous one.
-func buildTable(b *testing.B, n int, checkpointInterval string) *Table {
+func buildTable(b testing.TB, n int, checkpointInterval string) *Table {
 	b.Helper()
 	st, err := file.New(b.TempDir())
 	if err != nil {
@@ -53,5 +61,60 @@ func BenchmarkSnapshot1000Commits(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkSnapshot5000Commits opens the latest snapshot of a table of 5,000 commits written
+// with rcmlake's checkpoint interval: the last checkpoint and the commits after it, not 5,000
+// JSON files (issue #9: under a second). Building the table takes a while; the figure is the
+// open alone.
+func BenchmarkSnapshot5000Commits(b *testing.B) {
+	start := time.Now()
+	t := buildTable(b, 5000, strconv.Itoa(CheckpointInterval))
+	b.Logf("built 5,000 commits in %v", time.Since(start).Round(time.Millisecond))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := t.Latest(context.Background())
+		if err != nil || s.Version != 4999 || len(s.Files()) != 1 {
+			b.Fatalf("%v %v", s, err)
+		}
+	}
+}
+
+// getCounter records the keys a table reads.
+type getCounter struct {
+	lake.Storage
+	mu   sync.Mutex
+	keys []string
+}
+
+func (g *getCounter) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	g.mu.Lock()
+	g.keys = append(g.keys, key[strings.LastIndex(key, "/")+1:])
+	g.mu.Unlock()
+	return g.Storage.Get(ctx, key)
+}
+
+// Opening a table reads its last checkpoint and only the commits after it: with rcmlake's
+// interval (10), a table at version 24 reads checkpoint 20 and commits 21 to 24, whatever its
+// length. This is what keeps a 5,000-commit table quick to open (BenchmarkSnapshot5000Commits).
+func TestSnapshotReadsFromLastCheckpoint(t *testing.T) {
+	tbl := buildTable(t, 25, strconv.Itoa(CheckpointInterval))
+	g := &getCounter{Storage: tbl.Storage()}
+	s, err := Open(g, tbl.Root()).Latest(context.Background())
+	if err != nil || s.Version != 24 || len(s.Files()) != 1 || s.Files()[0].Path != "f24.parquet" {
+		t.Fatalf("latest: %v %v", s, err)
+	}
+	var read []string
+	for _, k := range g.keys {
+		if k != "_last_checkpoint" { // the hint, read before listing
+			read = append(read, k)
+		}
+	}
+	slices.Sort(read)
+	want := []string{fmt.Sprintf("%020d.checkpoint.parquet", 20), CommitFileName(21), CommitFileName(22), CommitFileName(23), CommitFileName(24)}
+	slices.Sort(want)
+	if !slices.Equal(read, want) {
+		t.Errorf("opening version 24 read %v, want only %v", read, want)
 	}
 }
