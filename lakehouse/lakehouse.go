@@ -47,7 +47,7 @@ func Open(ctx context.Context, cfg *config.Config, r *secrets.Resolver) (*Lakeho
 	if err != nil {
 		return nil, err
 	}
-	return openWith(store, cfg.ResolvePath(cfg.Lake.CacheDir), duckdb.Options{MemoryLimit: cfg.Engine.MemoryLimit, Threads: cfg.Engine.Threads, TempDir: cfg.Engine.TempDir})
+	return openWith(store, cfg.ResolvePath(cfg.Lake.CacheDir), duckdb.Options{MemoryLimit: cfg.Engine.MemoryLimit, Threads: cfg.Engine.Threads, TempDir: cfg.ResolvePath(cfg.Engine.TempDir)})
 }
 
 // OpenStorage wraps an already open storage (a table path given on the command line).
