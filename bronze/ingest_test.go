@@ -318,4 +318,21 @@ func TestLoadNPI(t *testing.T) {
 	if rows := w.bronzeRows(t, l.Files); len(rows) != len(fixtures)-1 {
 		t.Errorf("%d bronze NPI rows, want %d", len(rows), len(fixtures)-1)
 	}
+	// Run again under the same id (a crashed ingest rerun) while the registry answers
+	// differently: the committed snapshot stays as its audit row describes it, neither
+	// doubled nor rewritten in place.
+	if err := os.Remove(fixtures[1]); err != nil {
+		t.Fatal(err)
+	}
+	again := w.in.LoadNPI(ctx, Options{RunID: "r1"})
+	logs, err := ReadLoadLogs(ctx, w.lh, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files := CommittedFiles(logs, RefDatasource, RefNPI); again.Status != "success" || len(files) != 1 || files[0] != l.Files[0] {
+		t.Errorf("rerun of run r1: %+v; committed NPI files %v, want only %v", again, files, l.Files)
+	}
+	if rows := w.bronzeRows(t, l.Files); len(rows) != len(fixtures)-1 {
+		t.Errorf("after the rerun, %d bronze NPI rows, want the committed %d", len(rows), len(fixtures)-1)
+	}
 }

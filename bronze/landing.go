@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/lake"
@@ -192,7 +190,13 @@ func (in *Ingester) loadFile(ctx context.Context, rule config.LandingFile, st la
 // landing rule does not declare: schema drift never loses data, and never breaks a mapping.
 const ColRescued = "_rescued_data"
 
+// readCSV streams a landing file into a bronze Parquet file and its rejects, one record in
+// memory at a time; every record read is either loaded or rejected.
 func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key string, src io.Reader, opts Options, lg *LoadLog) error {
+	sc, err := newCSVScanner(rule, key, src)
+	if err != nil {
+		return err
+	}
 	rf, err := newRowFile()
 	if err != nil {
 		return err
@@ -203,12 +207,30 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 		return err
 	}
 	defer rej.discard()
-	sc, err := scanCSV(ctx, rule, key, src, rf.write, rej.add)
-	lg.RowsRead, lg.NumberOfRowsCopied = sc.read, sc.rows
-	if err != nil {
-		return err
+	vals := make([]any, len(sc.cols))
+	for {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		reject, err := sc.next(vals)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		lg.RowsRead++
+		if reject != nil {
+			if err := rej.add(*reject); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := rf.write(sc.cols, vals); err != nil {
+			return err
+		}
+		lg.NumberOfRowsCopied++
 	}
-	cols := sc.cols
 	if err := rf.finish(); err != nil {
 		return err
 	}
@@ -219,7 +241,7 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 	base := fmt.Sprintf("%s/%s/load_date=%s/run_id=%s", rule.Datasource, rule.Table, lg.LoadDate.Format("2006-01-02"), opts.RunID)
 	name := strings.NewReplacer("/", "_", ".", "_").Replace(key)
 	out := "bronze/" + base + "/" + name + ".parquet"
-	if err := in.writeParquet(ctx, rf.name(), cols, out, rule.Datasource, opts.RunID, lg.LoadDate, ""); err != nil {
+	if err := in.writeParquet(ctx, rf.name(), sc.cols, out, rule.Datasource, opts.RunID, lg.LoadDate, ""); err != nil {
 		return err
 	}
 	lg.Files = []string{out}
@@ -230,149 +252,6 @@ func (in *Ingester) readCSV(ctx context.Context, rule config.LandingFile, key st
 		}
 	}
 	return nil
-}
-
-// csvScan is what scanCSV read: the output columns, the records read and the rows emitted.
-type csvScan struct {
-	cols       []string
-	read, rows int64
-}
-
-// scanCSV reads a landing CSV against its rule: columns are matched by normalised header name,
-// each record becomes a row of values in cols' order (emit) or a reject with its reason
-// (reject), so that read = rows + rejects. A missing required column fails the file.
-func scanCSV(ctx context.Context, rule config.LandingFile, key string, src io.Reader, emit func([]string, []any) error, reject func(Reject) error) (csvScan, error) {
-	var sc csvScan
-	r := csv.NewReader(bufio.NewReaderSize(src, 1<<20))
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	header, err := r.Read()
-	if err != nil {
-		return sc, fmt.Errorf("%s: reading the header: %w", key, err)
-	}
-	header = append([]string(nil), header...) // the reader reuses its record
-	names := make([]string, len(header))
-	index := map[string]int{}
-	for i, h := range header {
-		name := NormalizeHeader(h)
-		if name == "" {
-			name = fmt.Sprintf("column_%d", i+1)
-		}
-		for n := 2; ; n++ { // duplicate headers stay distinct
-			if _, dup := index[name]; !dup {
-				break
-			}
-			name = fmt.Sprintf("%s_%d", NormalizeHeader(h), n)
-		}
-		names[i] = name
-		index[name] = i
-	}
-	var missing []string
-	for _, c := range rule.Columns {
-		if _, ok := index[NormalizeHeader(c.Name)]; !ok && c.Required {
-			missing = append(missing, c.Name)
-		}
-	}
-	if len(missing) > 0 {
-		return sc, fmt.Errorf("%s: required column(s) %s missing from the header (%s)", key, strings.Join(missing, ", "), strings.Join(header, ", "))
-	}
-	// The output columns: the declared ones in their declared order (a column this file lacks
-	// is NULL, a reordered one is found by name) plus the rescued data; or, when the rule
-	// declares none or keeps extra columns, every column of the file by its name.
-	cols := names
-	from := make([]int, len(names)) // output column -> field index (-1: absent)
-	for i := range from {
-		from[i] = i
-	}
-	var rescued []int // field indexes of undeclared columns
-	if len(rule.Columns) > 0 && rule.ExtraColumns != "keep" {
-		cols, from = nil, nil
-		declared := map[string]bool{}
-		for _, c := range rule.Columns {
-			n := NormalizeHeader(c.Name)
-			declared[n] = true
-			cols = append(cols, n)
-			if i, ok := index[n]; ok {
-				from = append(from, i)
-			} else {
-				from = append(from, -1)
-			}
-		}
-		for i, n := range names {
-			if !declared[n] {
-				rescued = append(rescued, i)
-			}
-		}
-		cols = append(cols, ColRescued)
-	}
-	sc.cols = cols
-	vals := make([]any, len(cols))
-	extra := map[string]string{}
-	for {
-		fields, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			return sc, cerr
-		}
-		// The record's first line; FieldPos panics on a record with no fields (a parse error).
-		var line int
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			line = pe.StartLine
-		} else if len(fields) > 0 {
-			line, _ = r.FieldPos(0)
-		}
-		sc.read++
-		var reason string
-		switch {
-		case err != nil:
-			reason = err.Error()
-		case len(fields) != len(names):
-			reason = fmt.Sprintf("%d fields, the header has %d", len(fields), len(names))
-		}
-		if reason == "" {
-			for _, f := range fields {
-				if !utf8.ValidString(f) {
-					reason = "invalid UTF-8"
-					break
-				}
-			}
-		}
-		if reason != "" {
-			if werr := reject(Reject{File: key, Line: line, Reason: reason, Raw: strings.ToValidUTF8(strings.Join(fields, ","), "\uFFFD")}); werr != nil {
-				return sc, werr
-			}
-			if err != nil && !errors.Is(err, csv.ErrFieldCount) {
-				var pe *csv.ParseError
-				if !errors.As(err, &pe) {
-					return sc, err
-				}
-			}
-			continue
-		}
-		for i, c := range cols {
-			switch {
-			case c == ColRescued && len(rescued) > 0:
-				clear(extra)
-				for _, f := range rescued {
-					extra[header[f]] = fields[f]
-				}
-				b, _ := json.Marshal(extra)
-				vals[i] = string(b)
-			case c == ColRescued, from[i] < 0:
-				vals[i] = nil
-			default:
-				vals[i] = fields[from[i]]
-			}
-		}
-		if err := emit(cols, vals); err != nil {
-			return sc, err
-		}
-		sc.rows++
-	}
-	return sc, nil
 }
 
 // rejectWriter streams rejected rows to a temporary JSON array file, so a file full of bad

@@ -216,6 +216,16 @@ func (in *Ingester) loadReference(ctx context.Context, opts Options, table strin
 	}
 	start := opts.Now().UTC()
 	l := LoadLog{RunID: opts.RunID, DataSource: RefDatasource, TableName: table, LoadType: "api", LoadDate: start, Status: "failed"}
+	// A rerun of the same run id (`rcmlake ingest --run-id`, after a crash) keeps the snapshot
+	// that run already committed instead of landing a second one, as EMR loads do.
+	if prev, err := in.committedLoad(ctx, opts.RunID, RefDatasource, table); err != nil || prev != nil {
+		if prev != nil {
+			in.Log.Info("already loaded in this run; skipping", "run", opts.RunID, "datasource", RefDatasource, "table", table)
+			return *prev
+		}
+		l.Error = in.Resolver.Redact(err.Error())
+		return l
+	}
 	err := func() error {
 		w, err := newRecordWriter()
 		if err != nil {

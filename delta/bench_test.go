@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rcmlake/rcmlake/lake"
+
 	"github.com/rcmlake/rcmlake/lake/file"
 )
 
@@ -18,11 +23,6 @@ func buildTable(b testing.TB, n int, checkpointInterval string) *Table {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return buildTableOn(b, st, n, checkpointInterval)
-}
-
-func buildTableOn(b testing.TB, st lake.Storage, n int, checkpointInterval string) *Table {
-	b.Helper()
 	t := Open(st, "t")
 	ctx := context.Background()
 	tx := t.Begin(nil, "CREATE TABLE")
@@ -64,65 +64,57 @@ func BenchmarkSnapshot1000Commits(b *testing.B) {
 	}
 }
 
-// BenchmarkOpen5000Commits opens the latest snapshot of a table with 5,000 commits and the
-// default checkpoint interval: the last checkpoint plus at most nine JSON commits are read,
-// not 5,000 (issue #9 asks for under a second).
-func BenchmarkOpen5000Commits(b *testing.B) {
-	t := buildTable(b, 5000, fmt.Sprint(CheckpointInterval))
+// BenchmarkSnapshot5000Commits opens the latest snapshot of a table of 5,000 commits written
+// with rcmlake's checkpoint interval: the last checkpoint and the commits after it, not 5,000
+// JSON files (issue #9: under a second). Building the table takes a while; the figure is the
+// open alone.
+func BenchmarkSnapshot5000Commits(b *testing.B) {
+	start := time.Now()
+	t := buildTable(b, 5000, strconv.Itoa(CheckpointInterval))
+	b.Logf("built 5,000 commits in %v", time.Since(start).Round(time.Millisecond))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s, err := Open(t.Storage(), "t").Latest(context.Background())
+		s, err := t.Latest(context.Background())
 		if err != nil || s.Version != 4999 || len(s.Files()) != 1 {
 			b.Fatalf("%v %v", s, err)
 		}
 	}
 }
 
-// countingStorage counts the objects read.
-type countingStorage struct {
+// getCounter records the keys a table reads.
+type getCounter struct {
 	lake.Storage
-	gets []string
+	mu   sync.Mutex
+	keys []string
 }
 
-func (c *countingStorage) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	c.gets = append(c.gets, key)
-	return c.Storage.Get(ctx, key)
+func (g *getCounter) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	g.mu.Lock()
+	g.keys = append(g.keys, key[strings.LastIndex(key, "/")+1:])
+	g.mu.Unlock()
+	return g.Storage.Get(ctx, key)
 }
 
-// TestOpenReadsCheckpointAndTail: however long a table's history, opening it reads the last
-// checkpoint and the commits after it (fewer than the checkpoint interval), never the whole
-// log; time travel to an old version starts from the checkpoint before it.
-func TestOpenReadsCheckpointAndTail(t *testing.T) {
-	st, err := file.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+// Opening a table reads its last checkpoint and only the commits after it: with rcmlake's
+// interval (10), a table at version 24 reads checkpoint 20 and commits 21 to 24, whatever its
+// length. This is what keeps a 5,000-commit table quick to open (BenchmarkSnapshot5000Commits).
+func TestSnapshotReadsFromLastCheckpoint(t *testing.T) {
+	tbl := buildTable(t, 25, strconv.Itoa(CheckpointInterval))
+	g := &getCounter{Storage: tbl.Storage()}
+	s, err := Open(g, tbl.Root()).Latest(context.Background())
+	if err != nil || s.Version != 24 || len(s.Files()) != 1 || s.Files()[0].Path != "f24.parquet" {
+		t.Fatalf("latest: %v %v", s, err)
 	}
-	c := &countingStorage{Storage: st}
-	buildTableOn(t, st, 257, fmt.Sprint(CheckpointInterval))
-	for _, v := range []int64{-1, 123} {
-		c.gets = nil
-		tbl := Open(c, "t")
-		var s *Snapshot
-		if v < 0 {
-			s, err = tbl.Latest(context.Background())
-		} else {
-			s, err = tbl.At(context.Background(), v)
+	var read []string
+	for _, k := range g.keys {
+		if k != "_last_checkpoint" { // the hint, read before listing
+			read = append(read, k)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var commits, checkpoints int
-		for _, k := range c.gets {
-			switch {
-			case strings.HasSuffix(k, ".checkpoint.parquet"):
-				checkpoints++
-			case strings.HasSuffix(k, ".json") && !strings.HasSuffix(k, "_last_checkpoint"):
-				commits++
-			}
-		}
-		want := s.Version % CheckpointInterval
-		if checkpoints != 1 || int64(commits) != want {
-			t.Errorf("opening v%d read %d checkpoint(s) and %d commits, want 1 and %d: %v", s.Version, checkpoints, commits, want, c.gets)
-		}
+	}
+	slices.Sort(read)
+	want := []string{fmt.Sprintf("%020d.checkpoint.parquet", 20), CommitFileName(21), CommitFileName(22), CommitFileName(23), CommitFileName(24)}
+	slices.Sort(want)
+	if !slices.Equal(read, want) {
+		t.Errorf("opening version 24 read %v, want only %v", read, want)
 	}
 }

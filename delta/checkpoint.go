@@ -129,6 +129,9 @@ func ParseCheckpoint(data []byte) (acts []Action, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a Parquet file: %w", err)
 	}
+	if err := checkPages(f, data); err != nil {
+		return nil, fmt.Errorf("malformed checkpoint: %w", err)
+	}
 	r := parquet.NewGenericReader[ckptRow](f)
 	defer r.Close()
 	buf := make([]ckptRow, 256)

@@ -3,6 +3,7 @@ package delta
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,4 +54,54 @@ func FuzzParseCheckpoint(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ParseCheckpoint(data)
 	})
+}
+
+// A checkpoint whose LZ4 page is corrupt made parquet-go double its buffer until memory ran
+// out (FuzzParseCheckpoint stalled on it, then crashed); the page guard refuses it at once.
+func TestCheckpointCorruptLZ4Refused(t *testing.T) {
+	data := fuzzInput(t, "FuzzParseCheckpoint", "lz4-corrupt-page")
+	if _, err := ParseCheckpoint(data); err == nil || !strings.Contains(err.Error(), "LZ4") {
+		t.Fatalf("corrupt LZ4 page: %v", err)
+	}
+}
+
+// fuzzInput reads a saved fuzz input (testdata/fuzz/<target>/<name>, one []byte value).
+func fuzzInput(t *testing.T, target, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", target, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lit, ok := strings.Cut(strings.TrimSpace(string(raw)), "[]byte(")
+	if !ok {
+		t.Fatalf("%s: not a fuzz input", name)
+	}
+	s, err := strconv.Unquote(strings.TrimSuffix(lit, ")"))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return []byte(s)
+}
+
+// The page guard accepts every real checkpoint: all the Spark-written golden ones parse.
+func TestGoldenCheckpointsPassTheGuard(t *testing.T) {
+	root := filepath.Join(testenv.SharedDir(t), "delta-golden")
+	n := 0
+	filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || !strings.Contains(p, ".checkpoint.") || !strings.HasSuffix(p, ".parquet") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseCheckpoint(data); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		n++
+		return nil
+	})
+	if n == 0 {
+		t.Fatal("no golden checkpoints found")
+	}
 }

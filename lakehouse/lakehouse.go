@@ -54,7 +54,7 @@ func Open(ctx context.Context, cfg *config.Config, r *secrets.Resolver) (*Lakeho
 	if err != nil {
 		return nil, err
 	}
-	lh, err := openWith(store, cfg.ResolvePath(cfg.Lake.CacheDir), duckdb.Options{MemoryLimit: cfg.Engine.MemoryLimit, Threads: cfg.Engine.Threads, TempDir: cfg.Engine.TempDir})
+	lh, err := openWith(store, cfg.ResolvePath(cfg.Lake.CacheDir), duckdb.Options{MemoryLimit: cfg.Engine.MemoryLimit, Threads: cfg.Engine.Threads, TempDir: cfg.ResolvePath(cfg.Engine.TempDir)})
 	if err != nil {
 		return nil, err
 	}

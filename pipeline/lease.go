@@ -21,8 +21,9 @@ const LeaseKey = "_locks/pipeline.json"
 // rows, race on the bronze watermarks and double silver's work. A lease in the lake makes
 // runs on one lake take turns, whichever machine they start on. It is created with
 // put-if-absent (atomic on local disk, Azure and S3), renewed while the run lives, and
-// taken over only once it has expired, so a crashed run blocks the next one for at most TTL; on
-// the machine it ran on, at once, when its process is gone.
+// taken over only once it has expired, so a crashed run blocks the next one for at most TTL.
+// On the holder's own host a lease whose process no longer exists is taken over at once:
+// a run killed with SIGKILL (or the OOM killer) should not hold up its own restart.
 
 // LeaseInfo is what the lease object records.
 type LeaseInfo struct {
@@ -69,15 +70,12 @@ func AcquireLease(ctx context.Context, store lake.Storage, runID string, ttl tim
 			}
 			return nil, err
 		}
-		// A holder on this machine whose process is gone (killed with SIGKILL, OOM-killed)
-		// need not block the next run until its lease expires.
-		dead := held.Host == host && processGone(held.PID)
-		if time.Now().Before(held.Expires) && !dead {
+		if time.Now().Before(held.Expires) && !holderDead(held) {
 			return nil, fmt.Errorf("%w: run %s on %s (pid %d) since %s, until %s unless renewed",
 				ErrLeaseHeld, held.RunID, held.Host, held.PID, held.Taken.Format(time.RFC3339), held.Expires.Format(time.RFC3339))
 		}
-		// Expired, or its process is gone: its run crashed. Remove it and try once more; if another run takes it
-		// first, its put-if-absent wins and ours fails cleanly.
+		// Expired, or its process is gone: its run crashed. Remove it and try once more; if
+		// another run takes it first, its put-if-absent wins and ours fails cleanly.
 		if err := store.Delete(ctx, LeaseKey); err != nil && !errors.Is(err, lake.ErrNotExist) {
 			return nil, err
 		}

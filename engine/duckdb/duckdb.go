@@ -55,6 +55,28 @@ func Open(opts Options) (*Engine, error) {
 	return &Engine{db: db}, nil
 }
 
+// ExecStreaming runs a statement that streams one input into one output (a COPY of a large
+// file) on one thread, holding the engine's connection so that no other query runs with that
+// setting. With more threads the readers race ahead of the single Parquet writer and DuckDB
+// buffers what they read to keep the rows in order, so memory grew with the input.
+func (e *Engine) ExecStreaming(ctx context.Context, query string) error {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var threads string
+	if err := conn.QueryRowContext(ctx, "SELECT current_setting('threads')").Scan(&threads); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "SET threads = 1"); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SET threads = "+threads)
+	_, err = conn.ExecContext(ctx, query)
+	return err
+}
+
 // DB exposes the database/sql handle for Go code that streams rows.
 func (e *Engine) DB() *sql.DB { return e.db }
 
