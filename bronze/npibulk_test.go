@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,7 +58,7 @@ func TestLoadNPIFromBulk(t *testing.T) {
 	})
 
 	want := without(apiNPIs, gone)
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		root, scope string
 		npis        []string
 		rejects     int64
@@ -69,7 +70,8 @@ func TestLoadNPIFromBulk(t *testing.T) {
 		a := *w.cfg.Sources.APIs.NPI
 		a.Kind, a.Root, a.Scope = "bulk", tc.root, tc.scope
 		w.in.Config.Sources.APIs.NPI = &a
-		l := w.in.LoadNPI(ctx, Options{RunID: "r2"})
+		// A run's reference load is committed once: each case is its own run.
+		l := w.in.LoadNPI(ctx, Options{RunID: fmt.Sprintf("bulk-%d", i)})
 		if l.Status != "success" || l.RowsRejected != tc.rejects || l.NumberOfRowsCopied != int64(len(tc.npis)) ||
 			l.RowsRead != l.NumberOfRowsCopied+l.RowsRejected {
 			t.Fatalf("%s scope %q: %+v", filepath.Base(tc.root), tc.scope, l)
