@@ -44,6 +44,8 @@ type globals struct {
 	configPath string
 	logFormat  string
 	logLevel   string
+	cpuProfile string
+	memProfile string
 }
 
 var (
@@ -92,12 +94,17 @@ Start with "rcmlake demo" to see the whole pipeline run on a generated hospital 
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return setupLogging(cmd.ErrOrStderr())
+			if err := setupLogging(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			return prof.start()
 		},
 	}
 	root.PersistentFlags().StringVarP(&gflags.configPath, "config", "c", "rcmlake.yaml", "pipeline config file")
 	root.PersistentFlags().StringVar(&gflags.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&gflags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&gflags.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of this command to the file")
+	root.PersistentFlags().StringVar(&gflags.memProfile, "memprofile", "", "write a pprof heap profile (allocations and live objects) at the end of the command")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, b := range builders {
 		root.AddCommand(b())
@@ -140,6 +147,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	prof.stop(stderr)
 	if err == nil {
 		return exitOK
 	}
