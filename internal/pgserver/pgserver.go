@@ -148,3 +148,17 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Version is the server's version, e.g. "15.8".
+func (s *Server) Version() string {
+	conn, err := sql.Open("pgx", s.DSN("postgres"))
+	if err != nil {
+		return "?"
+	}
+	defer conn.Close()
+	var v string
+	if err := conn.QueryRow("SHOW server_version").Scan(&v); err != nil {
+		return "?"
+	}
+	return v
+}

@@ -1,0 +1,197 @@
+package bench
+
+import (
+	"encoding/json"
+	"os"
+	"sort"
+	"time"
+)
+
+// Report is what a bench run measured; docs/benchmarks.json holds it and docs/BENCHMARKS.md
+// is rendered from it.
+type Report struct {
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Command  string    `json:"command"`
+	Machine  Machine   `json:"machine"`
+	Settings Settings  `json:"settings"`
+	Worlds   []*World  `json:"worlds"`
+	Scaling  *Scaling  `json:"scaling,omitempty"`
+	Targets  []Target  `json:"targets"`
+}
+
+// Machine describes where the figures were taken.
+type Machine struct {
+	Cores       int     `json:"cores"`
+	MemoryBytes int64   `json:"memory_bytes"`
+	CPU         string  `json:"cpu"`
+	OS          string  `json:"os"`
+	Go          string  `json:"go"`
+	DuckDB      string  `json:"duckdb"`
+	LoadAvg     float64 `json:"load_avg_1m_at_start"` // other work on the machine when the bench began
+}
+
+// Settings are the bench's options that shape the figures.
+type Settings struct {
+	Sizes       []float64 `json:"sizes"`
+	Months      int       `json:"months"`
+	MemoryLimit string    `json:"memory_limit"`
+	Profile     bool      `json:"profile"`
+}
+
+// Step is one measured command, run once per repeat: the median wall time, the peak RSS over
+// the repeats, and what it moved.
+type Step struct {
+	Name       string    `json:"name"`
+	Command    string    `json:"command,omitempty"`
+	Seconds    float64   `json:"seconds"` // median of Runs
+	Runs       []float64 `json:"runs"`
+	PeakRSS    int64     `json:"peak_rss_bytes"` // highest over the runs
+	Rows       int64     `json:"rows,omitempty"`
+	RowsPerSec float64   `json:"rows_per_sec,omitempty"`
+	Bytes      int64     `json:"bytes_written,omitempty"` // lake growth during the step (median)
+	Profiles   []string  `json:"profiles,omitempty"`
+	byteRuns   []int64
+	rssRuns    []int64
+}
+
+func (s *Step) add(x sample, rows, bytes int64) {
+	s.Runs = append(s.Runs, x.Seconds)
+	s.rssRuns = append(s.rssRuns, x.MaxRSS)
+	s.byteRuns = append(s.byteRuns, bytes)
+	s.Rows = rows
+	s.Seconds = median(s.Runs)
+	s.PeakRSS = maxInt(s.rssRuns)
+	s.Bytes = medianInt(s.byteRuns)
+	if s.Seconds > 0 {
+		s.RowsPerSec = float64(s.Rows) / s.Seconds
+	}
+}
+
+// Phase is a pipeline run split into its stages, each a subprocess.
+type Phase struct {
+	Stages []*Step     `json:"stages"`
+	Total  Step        `json:"total"` // per repeat, the sum of the stages
+	Tasks  []taskRow   `json:"tasks"` // the first repeat's tasks, for where the time goes
+	Lake   int64       `json:"lake_bytes_after"`
+	Runs   [][]float64 `json:"-"`
+}
+
+func (p *Phase) stage(name, command string) *Step {
+	for _, s := range p.Stages {
+		if s.Name == name {
+			return s
+		}
+	}
+	s := &Step{Name: name, Command: command}
+	p.Stages = append(p.Stages, s)
+	return s
+}
+
+// World is one world size and everything measured on it.
+type World struct {
+	Scale        float64 `json:"scale"`
+	Months       int     `json:"months"`
+	Transactions int64   `json:"transactions"`
+	EMRRows      int64   `json:"emr_rows"`
+	ClaimsFiles  int     `json:"claims_files"`
+	Repeat       int     `json:"repeat"`
+	SourceBytes  int64   `json:"source_bytes"`
+
+	Generate    Step   `json:"generate"`
+	Full        Phase  `json:"full"`
+	Incremental Phase  `json:"incremental"`
+	AppendMonth Step   `json:"append_month"`
+	// IncrementalRows is what the incremental month extracted from the EMRs and landing files;
+	// ChangedFraction relates it to the rows the full run extracted.
+	IncrementalRows  int64   `json:"incremental_rows"`
+	ChangedFraction  float64 `json:"changed_fraction"`
+	IncrementalRatio float64 `json:"incremental_ratio"` // incremental total / full total
+	SilverRatio      float64 `json:"silver_incremental_ratio"`
+
+	Queries []*Step `json:"queries"`
+	Floor   Step    `json:"floor"`
+	// FloorRatio is rcmlake's full run (all stages) over the floor.
+	FloorRatio float64 `json:"floor_ratio"`
+
+	ExtractPostgres *Step `json:"extract_postgres,omitempty"`
+	PostgresNote    string `json:"postgres_note,omitempty"`
+	API             *API   `json:"api,omitempty"`
+}
+
+// API is a load test of the dashboard's KPI API.
+type API struct {
+	Clients   int     `json:"clients"`
+	Requests  int     `json:"requests"`
+	P50ms     float64 `json:"p50_ms"`
+	P99ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
+	ReqPerSec float64 `json:"req_per_sec"`
+	Errors    int     `json:"errors"`
+	PeakRSS   int64   `json:"server_peak_rss_bytes"`
+}
+
+// Scaling is the incremental month's cost as the lake's history grows.
+type Scaling struct {
+	Scale  float64        `json:"scale"`
+	Points []ScalingPoint `json:"points"`
+}
+
+// ScalingPoint is one incremental month on a lake holding Months months of history.
+type ScalingPoint struct {
+	Months  int     `json:"history_months"`
+	Seconds float64 `json:"seconds"`
+	Silver  float64 `json:"silver_seconds"`
+	PeakRSS int64   `json:"peak_rss_bytes"`
+	Rows    int64   `json:"rows"`
+}
+
+// Target is one acceptance target and how the run did against it.
+type Target struct {
+	Name     string  `json:"name"`
+	Want     string  `json:"want"`
+	Measured string  `json:"measured"`
+	Met      bool    `json:"met"`
+	Margin   string  `json:"margin"`
+	Value    float64 `json:"value"`
+	Limit    float64 `json:"limit"`
+	Scale    float64 `json:"scale"`
+}
+
+// WriteJSON writes the report.
+func (r *Report) WriteJSON(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func medianInt(xs []int64) int64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]int64(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func maxInt(xs []int64) int64 {
+	var m int64
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
