@@ -18,10 +18,10 @@ WITH src AS (
   SELECT PatientID AS patient_id, 'hos-a' AS datasource, FirstName AS first_name, LastName AS last_name,
          MiddleName AS middle_name, SSN AS ssn, PhoneNumber AS phone_number, Gender AS gender, DOB AS dob,
          Address AS address, ModifiedDate AS modified_date
-  FROM read_csv('hos-a/patients.csv', all_varchar = true, header = true)
+  FROM read_csv('hos-a/patients.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true)
   UNION ALL
   SELECT ID, 'hos-b', F_Name, L_Name, M_Name, SSN, PhoneNumber, Gender, DOB, Address, Updated_Date
-  FROM read_csv('hos-b/patients.csv', all_varchar = true, header = true)
+  FROM read_csv('hos-b/patients.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true)
 ),
 typed AS (
   SELECT coalesce(patient_id, '?' || md5(concat_ws('|', first_name, last_name, ssn, dob, address))) || '-' || datasource AS patient_key,
@@ -38,23 +38,23 @@ QUALIFY row_number() OVER (PARTITION BY patient_key ORDER BY modified_date DESC 
 CREATE TABLE providers AS
 SELECT ProviderID || '-' || ds AS provider_key, ProviderID AS provider_id, ds AS datasource, FirstName AS first_name,
        LastName AS last_name, Specialization AS specialization, DeptID || '-' || ds AS department_key, NPI AS npi
-FROM (SELECT *, 'hos-a' AS ds FROM read_csv('hos-a/providers.csv', all_varchar = true, header = true)
+FROM (SELECT *, 'hos-a' AS ds FROM read_csv('hos-a/providers.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true)
       UNION ALL BY NAME
-      SELECT *, 'hos-b' AS ds FROM read_csv('hos-b/providers.csv', all_varchar = true, header = true))
+      SELECT *, 'hos-b' AS ds FROM read_csv('hos-b/providers.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true))
 QUALIFY row_number() OVER (PARTITION BY provider_key) = 1
 ;
 CREATE TABLE departments AS
 SELECT DeptID || '-' || ds AS department_key, DeptID AS department_id, ds AS datasource, Name AS name
-FROM (SELECT *, 'hos-a' AS ds FROM read_csv('hos-a/departments.csv', all_varchar = true, header = true)
+FROM (SELECT *, 'hos-a' AS ds FROM read_csv('hos-a/departments.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true)
       UNION ALL BY NAME
-      SELECT *, 'hos-b' AS ds FROM read_csv('hos-b/departments.csv', all_varchar = true, header = true))
+      SELECT *, 'hos-b' AS ds FROM read_csv('hos-b/departments.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true))
 QUALIFY row_number() OVER (PARTITION BY department_key) = 1
 ;
 CREATE TABLE transactions AS
 WITH src AS (
-  SELECT *, 'hos-a' AS ds, 'H1-' || ProviderID AS prov FROM read_csv('hos-a/transactions.csv', all_varchar = true, header = true)
+  SELECT *, 'hos-a' AS ds, 'H1-' || ProviderID AS prov FROM read_csv('hos-a/transactions.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true)
   UNION ALL BY NAME
-  SELECT *, 'hos-b' AS ds, 'H2-' || ProviderID AS prov FROM read_csv('hos-b/transactions.csv', all_varchar = true, header = true)
+  SELECT *, 'hos-b' AS ds, 'H2-' || ProviderID AS prov FROM read_csv('hos-b/transactions.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true)
 ),
 typed AS (
   SELECT coalesce(TransactionID, '?' || md5(concat_ws('|', EncounterID, PatientID, ServiceDate, Amount))) || '-' || ds AS transaction_key,
@@ -85,9 +85,9 @@ QUALIFY row_number() OVER (PARTITION BY transaction_key ORDER BY modified_date D
 -- the last one, and its first adjudicated status is kept for the initial denial rate.
 CREATE TABLE claims_versions AS
 WITH src AS (
-  SELECT *, 'hos-a' AS ds, 'H1-' || ProviderID AS prov FROM read_csv('claims/hospital1_claims_*.csv', all_varchar = true, header = true, filename = true)
+  SELECT *, 'hos-a' AS ds, 'H1-' || ProviderID AS prov FROM read_csv('claims/hospital1_claims_*.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true, filename = true)
   UNION ALL BY NAME
-  SELECT *, 'hos-b' AS ds, 'H2-' || ProviderID AS prov FROM read_csv('claims/hospital2_claims_*.csv', all_varchar = true, header = true, filename = true)
+  SELECT *, 'hos-b' AS ds, 'H2-' || ProviderID AS prov FROM read_csv('claims/hospital2_claims_*.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true, filename = true)
 )
 SELECT ClaimID || '-' || ds AS claim_key, ClaimID AS claim_id, ds AS datasource,
        TransactionID || '-' || ds AS transaction_key,
@@ -107,7 +107,7 @@ CREATE TABLE cpt_codes AS
 SELECT upper(trim("CPT Codes")) AS cpt_code, trim("Procedure Code Category") AS category,
        trim("Procedure Code Descriptions") AS description,
        CASE WHEN lower(trim("Code Status")) = 'no change' THEN 'No Change' ELSE trim("Code Status") END AS code_status
-FROM read_csv('cptcodes/*.csv', all_varchar = true, header = true)
+FROM read_csv('cptcodes/*.csv', all_varchar = true, header = true, delim = ',', quote = '"', escape = '"', ignore_errors = true)
 QUALIFY row_number() OVER (PARTITION BY upper(trim("CPT Codes"))) = 1
 ;
 -- The CMS order file: fixed-width, code in columns 7-13, billable flag in 15, titles after.

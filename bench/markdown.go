@@ -60,9 +60,6 @@ func rate(x float64) string {
 }
 
 func runsText(xs []float64) string {
-	if len(xs) <= 1 {
-		return "1 run"
-	}
 	parts := make([]string, len(xs))
 	for i, x := range xs {
 		parts[i] = fmt.Sprintf("%.1f", x)
@@ -119,12 +116,12 @@ func (r *Report) Markdown(notes string) string {
 			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Name, secs(s.Seconds), count(s.Rows), rate(s.RowsPerSec),
 				mib(s.PeakRSS), mib(s.Bytes), secs(inc.Seconds), count(inc.Rows), mib(inc.PeakRSS))
 		}
-		p("| **total** | **%s** | | %s transactions/s | %s | %s | **%s** | %s | %s |\n\n", secs(w.Full.Total.Seconds),
+		p("| **total** | **%s** | | %s transactions | %s | %s | **%s** | | %s |\n\n", secs(w.Full.Total.Seconds),
 			rate(float64(w.Transactions)/w.Full.Total.Seconds), mib(w.Full.Total.PeakRSS), mib(w.Full.Lake),
-			secs(w.Incremental.Total.Seconds), count(w.Incremental.Total.Rows), mib(w.Incremental.Total.PeakRSS))
-		p("- Full run: %s s per repeat; the floor: %s (%s runs: %s), peak RSS %s; **rcmlake / floor = %.2fx**.\n",
-			runsText(w.Full.Total.Runs), secs(w.Floor.Seconds), fmt.Sprint(len(w.Floor.Runs)), runsText(w.Floor.Runs), mib(w.Floor.PeakRSS), w.FloorRatio)
-		p("- Incremental month: %s s per repeat; it extracted %s rows, %.1f%% of the full run's %s; **incremental / full = %.1f%%** (silver alone: %.1f%%).\n",
+			secs(w.Incremental.Total.Seconds), mib(w.Incremental.Total.PeakRSS))
+		p("- Full run (seconds per repeat: %s); the floor: %s (seconds per repeat: %s), peak RSS %s; **rcmlake / floor = %.2fx**.\n",
+			runsText(w.Full.Total.Runs), secs(w.Floor.Seconds), runsText(w.Floor.Runs), mib(w.Floor.PeakRSS), w.FloorRatio)
+		p("- Incremental month (seconds per repeat: %s): it extracted %s rows, %.1f%% of the full run's %s; **incremental / full = %.1f%%** (silver alone: %.1f%%).\n",
 			runsText(w.Incremental.Total.Runs), count(w.IncrementalRows), 100*w.ChangedFraction, count(bronzeRows(w.Full)), 100*w.IncrementalRatio, 100*w.SilverRatio)
 		p("- Lake after the full run: %s; after the incremental month: %s.\n\n", mib(w.Full.Lake), mib(w.Incremental.Lake))
 	}
