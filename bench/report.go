@@ -98,10 +98,10 @@ type World struct {
 	Repeat       int     `json:"repeat"`
 	SourceBytes  int64   `json:"source_bytes"`
 
-	Generate    Step   `json:"generate"`
-	Full        Phase  `json:"full"`
-	Incremental Phase  `json:"incremental"`
-	AppendMonth Step   `json:"append_month"`
+	Generate    Step  `json:"generate"`
+	Full        Phase `json:"full"`
+	Incremental Phase `json:"incremental"`
+	AppendMonth Step  `json:"append_month"`
 	// IncrementalRows is what the incremental month extracted from the EMRs and landing files;
 	// ChangedFraction relates it to the rows the full run extracted.
 	IncrementalRows  int64   `json:"incremental_rows"`
@@ -114,7 +114,7 @@ type World struct {
 	// FloorRatio is rcmlake's full run (all stages) over the floor.
 	FloorRatio float64 `json:"floor_ratio"`
 
-	ExtractPostgres *Step `json:"extract_postgres,omitempty"`
+	ExtractPostgres *Step  `json:"extract_postgres,omitempty"`
 	PostgresNote    string `json:"postgres_note,omitempty"`
 	API             *API   `json:"api,omitempty"`
 }
