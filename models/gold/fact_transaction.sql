@@ -2,6 +2,10 @@
 -- fact_transactions, with correct types and joins). Dimension members are the versions
 -- current at the service date; a missing or quarantined member maps to the "unknown" member
 -- (-1 / 'unknown'), so no fact is ever dropped.
+--
+-- An open version's end is coalesced to 9999-12-31 rather than tested with "valid_to IS NULL
+-- OR ...": with the OR, DuckDB cannot split the key equality out of the condition and joins
+-- every transaction with every patient version (a nested loop; hours at 1M transactions).
 SELECT
   t.transaction_key,
   t.transaction_id,
@@ -30,11 +34,11 @@ FROM {{ ref "silver.transactions" }} t
 LEFT JOIN {{ ref "gold.dim_patient" }} p
   ON p.patient_key = t.patient_key
  AND coalesce(t.service_date, DATE '1900-01-01') >= p.valid_from
- AND (p.valid_to IS NULL OR coalesce(t.service_date, DATE '1900-01-01') < p.valid_to)
+ AND coalesce(t.service_date, DATE '1900-01-01') < coalesce(p.valid_to, DATE '9999-12-31')
 LEFT JOIN {{ ref "gold.dim_provider" }} v
   ON v.provider_key = t.provider_key
  AND coalesce(t.service_date, DATE '1900-01-01') >= v.valid_from
- AND (v.valid_to IS NULL OR coalesce(t.service_date, DATE '1900-01-01') < v.valid_to)
+ AND coalesce(t.service_date, DATE '1900-01-01') < coalesce(v.valid_to, DATE '9999-12-31')
 LEFT JOIN {{ ref "gold.dim_department" }} d
   ON d.department_key = t.department_key
 LEFT JOIN {{ ref "gold.dim_cpt_code" }} c
