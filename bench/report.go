@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"sort"
 	"time"
@@ -194,4 +195,40 @@ func maxInt(xs []int64) int64 {
 		m = max(m, x)
 	}
 	return m
+}
+
+// Merge adds the worlds of an earlier report (path) whose sizes this run did not measure, and
+// its scaling run when this one has none, so that sizes can be measured in separate runs (the
+// 10M world takes long) and reported together. Each world keeps its own figures; the targets
+// are stated again over the merged worlds.
+func (r *Report) Merge(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var old Report
+	if err := json.Unmarshal(data, &old); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	have := map[float64]bool{}
+	for _, w := range r.Worlds {
+		have[w.Scale] = true
+	}
+	for _, w := range old.Worlds {
+		if !have[w.Scale] {
+			r.Worlds = append(r.Worlds, w)
+		}
+	}
+	sort.Slice(r.Worlds, func(i, j int) bool { return r.Worlds[i].Scale < r.Worlds[j].Scale })
+	if r.Scaling == nil {
+		r.Scaling = old.Scaling
+	}
+	if old.Command != "" && old.Command != r.Command {
+		r.Command = old.Command + "` and `" + r.Command
+	}
+	if !old.Started.IsZero() && old.Started.Before(r.Started) {
+		r.Started = old.Started
+	}
+	r.Targets = targets(r)
+	return nil
 }

@@ -17,6 +17,7 @@ func init() { register(newBenchCmd) }
 func newBenchCmd() *cobra.Command {
 	var o bench.Options
 	var sizes, pgSizes, scalingMonths string
+	var merge bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmark the pipeline on generated worlds and write docs/BENCHMARKS.md and docs/benchmarks.json",
@@ -64,6 +65,11 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 				// A partial report is still worth reading, but must not replace a complete one.
 				jsonPath, mdPath = filepath.Join(o.OutDir, "benchmarks-partial.json"), filepath.Join(o.OutDir, "BENCHMARKS-partial.md")
 			}
+			if merge && runErr == nil {
+				if err := rep.Merge(jsonPath); err != nil && !os.IsNotExist(err) {
+					return err
+				}
+			}
 			if err := rep.WriteJSON(jsonPath); err != nil {
 				return err
 			}
@@ -89,6 +95,7 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 	f.Float64Var(&o.ScalingScale, "scaling-scale", 10, "size of the world whose history grows a month at a time; 0 skips it")
 	f.StringVar(&scalingMonths, "scaling-months", "2,8", "history lengths (first,last) between which each incremental month is timed")
 	f.IntVar(&o.APIClients, "clients", 50, "concurrent clients of the dashboard API load")
+	f.BoolVar(&merge, "merge", false, "keep the other sizes (and the scaling run) of the existing benchmarks.json in --out")
 	f.BoolVar(&o.Keep, "keep", false, "keep the worlds and lakes under --dir")
 	cmd.AddCommand(newBenchFloorCmd())
 	return cmd
