@@ -53,8 +53,8 @@ func New(o Options) (*Bench, error) {
 		}
 		o.Bin = exe
 	}
-	if len(o.Sizes) == 0 {
-		return nil, errors.New("no sizes")
+	if len(o.Sizes) == 0 && o.ScalingScale <= 0 {
+		return nil, errors.New("nothing to measure: no sizes and no scaling run")
 	}
 	if o.Months <= 0 {
 		o.Months = 12

@@ -175,9 +175,13 @@ func (r *Report) Markdown(notes string) string {
 	}
 	if s := r.Scaling; s != nil && len(s.Points) > 0 {
 		p("\n## Incremental month against history (scale %g)\n\nOne world, appended a month at a time; each month's incremental run, stage by stage.\n\n", s.Scale)
-		p("| months of history | incremental month | silver | rows extracted | peak RSS |\n|---|---|---|---|---|\n")
+		p("| months of history | incremental month | extract | landing | silver | gold | kpi | rows extracted | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, pt := range s.Points {
-			p("| %d | %s | %s | %s | %s |\n", pt.Months, secs(pt.Seconds), secs(pt.Silver), count(pt.Rows), mib(pt.PeakRSS))
+			p("| %d | %s |", pt.Months, secs(pt.Seconds))
+			for _, st := range []string{"extract", "landing", "silver", "gold", "kpi"} {
+				p(" %s |", secs(pt.Stages[st]))
+			}
+			p(" %s | %s |\n", count(pt.Rows), mib(pt.PeakRSS))
 		}
 	}
 	if w := largest(r); w != nil && len(w.Full.Tasks) > 0 {

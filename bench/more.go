@@ -123,8 +123,12 @@ func (b *Bench) scaling(ctx context.Context) (*Scaling, error) {
 		if err := b.runPhase(ctx, world, &p, defs, ""); err != nil {
 			return s, err
 		}
-		s.Points = append(s.Points, ScalingPoint{Months: m, Seconds: p.Total.Seconds, Silver: p.stage("silver", "").Seconds,
-			PeakRSS: p.Total.PeakRSS, Rows: bronzeRows(p)})
+		pt := ScalingPoint{Months: m, Seconds: p.Total.Seconds, Silver: p.stage("silver", "").Seconds,
+			PeakRSS: p.Total.PeakRSS, Rows: bronzeRows(p), Stages: map[string]float64{}}
+		for _, st := range p.Stages {
+			pt.Stages[st.Name] = st.Seconds
+		}
+		s.Points = append(s.Points, pt)
 	}
 	return s, nil
 }

@@ -140,11 +140,12 @@ type Scaling struct {
 
 // ScalingPoint is one incremental month on a lake holding Months months of history.
 type ScalingPoint struct {
-	Months  int     `json:"history_months"`
-	Seconds float64 `json:"seconds"`
-	Silver  float64 `json:"silver_seconds"`
-	PeakRSS int64   `json:"peak_rss_bytes"`
-	Rows    int64   `json:"rows"`
+	Months  int                `json:"history_months"`
+	Seconds float64            `json:"seconds"`
+	Stages  map[string]float64 `json:"stage_seconds"`
+	Silver  float64            `json:"silver_seconds"`
+	PeakRSS int64              `json:"peak_rss_bytes"`
+	Rows    int64              `json:"rows"`
 }
 
 // Target is one acceptance target and how the run did against it.
@@ -220,6 +221,10 @@ func (r *Report) Merge(path string) error {
 		}
 	}
 	sort.Slice(r.Worlds, func(i, j int) bool { return r.Worlds[i].Scale < r.Worlds[j].Scale })
+	r.Settings.Sizes = nil
+	for _, w := range r.Worlds {
+		r.Settings.Sizes = append(r.Settings.Sizes, w.Scale)
+	}
 	if r.Scaling == nil {
 		r.Scaling = old.Scaling
 	}

@@ -57,7 +57,7 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 				return err
 			}
 			rep, runErr := b.Run(cmd.Context(), "rcmlake bench "+strings.Join(os.Args[2:], " "))
-			if rep == nil || len(rep.Worlds) == 0 {
+			if rep == nil || (len(rep.Worlds) == 0 && rep.Scaling == nil) {
 				return runErr
 			}
 			jsonPath, mdPath := filepath.Join(o.OutDir, "benchmarks.json"), filepath.Join(o.OutDir, "BENCHMARKS.md")
