@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,12 +37,31 @@ type Options struct {
 	APIRequests   int // per client
 	Keep          bool
 	Log           io.Writer
+	// Progress, when set, gets the report so far after each phase, so that a long run that
+	// is stopped still leaves its figures.
+	Progress func(*Report)
 }
 
 // Bench runs the benchmarks.
 type Bench struct {
 	opts   Options
 	report *Report
+	cur    *World // the world being measured
+}
+
+// checkpoint hands the report so far, with the world being measured, to Options.Progress.
+func (b *Bench) checkpoint() {
+	if b.opts.Progress == nil {
+		return
+	}
+	r := *b.report
+	r.Worlds = append([]*World(nil), r.Worlds...)
+	if b.cur != nil && !slices.Contains(r.Worlds, b.cur) {
+		r.Worlds = append(r.Worlds, b.cur)
+	}
+	r.Targets = targets(&r)
+	r.Finished = time.Now().UTC()
+	b.opts.Progress(&r)
 }
 
 // New checks the options and fills in defaults.
@@ -242,6 +262,8 @@ func (b *Bench) world(ctx context.Context, scale float64) (*World, error) {
 	}
 	pristine := filepath.Join(root, "pristine")
 	w := &World{Scale: scale, Repeat: b.repeat(scale)}
+	b.cur = w
+	defer b.checkpoint()
 	b.logf("scale %g: generate", scale)
 	g, err := b.runProc(ctx, root, filepath.Join(root, "bench.log"), "generate", "--out", pristine,
 		"--scale", fmt.Sprint(scale), "--months", strconv.Itoa(b.opts.Months))
@@ -286,6 +308,7 @@ func (b *Bench) world(ctx context.Context, scale float64) (*World, error) {
 		if err := b.runPhase(ctx, work, &w.Full, defs, prof); err != nil {
 			return w, err
 		}
+		b.checkpoint()
 		b.logf("scale %g, repeat %d: KPI queries", scale, r+1)
 		if err := b.queries(ctx, work, w); err != nil {
 			return w, err
@@ -306,6 +329,11 @@ func (b *Bench) world(ctx context.Context, scale float64) (*World, error) {
 		if err := b.runPhase(ctx, work, &w.Incremental, defs, prof); err != nil {
 			return w, err
 		}
+		w.IncrementalRows = bronzeRows(w.Incremental)
+		if w.Full.Total.Seconds > 0 {
+			w.IncrementalRatio = w.Incremental.Total.Seconds / w.Full.Total.Seconds
+		}
+		b.checkpoint()
 		if r == w.Repeat-1 {
 			b.logf("scale %g: dashboard API, %d clients", scale, b.opts.APIClients)
 			api, err := b.apiLoad(ctx, work)

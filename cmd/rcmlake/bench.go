@@ -52,6 +52,11 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 				return err
 			}
 			o.Log = cmd.ErrOrStderr()
+			partialJSON, partialMD := filepath.Join(o.OutDir, "benchmarks-partial.json"), filepath.Join(o.OutDir, "BENCHMARKS-partial.md")
+			o.Progress = func(r *bench.Report) {
+				r.WriteJSON(partialJSON)
+				r.WriteMarkdown(partialMD)
+			}
 			b, err := bench.New(o)
 			if err != nil {
 				return err
@@ -63,7 +68,10 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 			jsonPath, mdPath := filepath.Join(o.OutDir, "benchmarks.json"), filepath.Join(o.OutDir, "BENCHMARKS.md")
 			if runErr != nil {
 				// A partial report is still worth reading, but must not replace a complete one.
-				jsonPath, mdPath = filepath.Join(o.OutDir, "benchmarks-partial.json"), filepath.Join(o.OutDir, "BENCHMARKS-partial.md")
+				jsonPath, mdPath = partialJSON, partialMD
+			} else {
+				defer os.Remove(partialJSON)
+				defer os.Remove(partialMD)
 			}
 			if merge && runErr == nil {
 				if err := rep.Merge(jsonPath); err != nil && !os.IsNotExist(err) {
