@@ -296,7 +296,12 @@ func (b *Bench) world(ctx context.Context, scale float64) (*World, error) {
 	profDir := filepath.Join(b.opts.OutDir, "profiles")
 	for r := 0; r < w.Repeat; r++ {
 		work := filepath.Join(root, fmt.Sprintf("run-%d", r))
-		if err := copyTree(pristine, work); err != nil {
+		if r == w.Repeat-1 && !b.opts.Keep {
+			// The last repeat takes the pristine world itself: no copy (tens of GB at scale 500).
+			if err := os.Rename(pristine, work); err != nil {
+				return w, err
+			}
+		} else if err := copyTree(pristine, work); err != nil {
 			return w, err
 		}
 		prof := ""
