@@ -4,8 +4,10 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/rcmlake/rcmlake/engine/duckdb"
 )
@@ -15,7 +17,18 @@ import (
 //go:embed floor.sql
 var FloorSQL string
 
-var stmtSep = regexp.MustCompile(`(?m)^;[ \t]*$`)
+var (
+	stmtSep  = regexp.MustCompile(`(?m)^;[ \t]*$`)
+	stmtName = regexp.MustCompile(`(?i)(?:CREATE TABLE|COPY)\s+(\w+)`)
+)
+
+// statementName is the table a floor statement creates or copies, for its timing line.
+func statementName(s string) string {
+	if m := stmtName.FindStringSubmatch(stripComments(s)); m != nil {
+		return m[1]
+	}
+	return "?"
+}
 
 // FloorStatements splits the floor script at lines holding only ';'.
 func FloorStatements() []string {
@@ -42,7 +55,7 @@ func stripComments(s string) string {
 // exportForFloor) on the same embedded DuckDB as rcmlake, with the same memory limit and temp
 // folder. Tables live in a database file there, so that DuckDB can evict them under the limit
 // as rcmlake's Parquet files can be.
-func RunFloor(ctx context.Context, memoryLimit, tempDir string) error {
+func RunFloor(ctx context.Context, memoryLimit, tempDir string, log io.Writer) error {
 	e, err := duckdb.Open(duckdb.Options{MemoryLimit: memoryLimit, TempDir: tempDir})
 	if err != nil {
 		return err
@@ -55,8 +68,12 @@ func RunFloor(ctx context.Context, memoryLimit, tempDir string) error {
 		}
 	}
 	for i, s := range FloorStatements() {
+		began := time.Now()
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("floor statement %d: %w", i+1, err)
+		}
+		if log != nil {
+			fmt.Fprintf(log, "floor %2d %-28s %7.2fs\n", i+1, statementName(s), time.Since(began).Seconds())
 		}
 	}
 	return nil

@@ -119,7 +119,7 @@ func newBenchFloorCmd() *cobra.Command {
 		Hidden: true,
 		Args:   exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return bench.RunFloor(cmd.Context(), mem, tmp)
+			return bench.RunFloor(cmd.Context(), mem, tmp, cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&mem, "memory-limit", "2GB", "DuckDB memory limit")
