@@ -179,7 +179,11 @@ func (r *Report) Markdown(notes string) string {
 		for _, pt := range s.Points {
 			p("| %d | %s |", pt.Months, secs(pt.Seconds))
 			for _, st := range []string{"extract", "landing", "silver", "gold", "kpi"} {
-				p(" %s |", secs(pt.Stages[st]))
+				if v, ok := pt.Stages[st]; ok {
+					p(" %s |", secs(v))
+				} else {
+					p(" - |") // a report from before stages were recorded
+				}
 			}
 			p(" %s | %s |\n", count(pt.Rows), mib(pt.PeakRSS))
 		}

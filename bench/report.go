@@ -237,3 +237,16 @@ func (r *Report) Merge(path string) error {
 	r.Targets = targets(r)
 	return nil
 }
+
+// ReadReport reads a benchmarks.json.
+func ReadReport(path string) (*Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}

@@ -105,7 +105,7 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 	f.IntVar(&o.APIClients, "clients", 50, "concurrent clients of the dashboard API load")
 	f.BoolVar(&merge, "merge", false, "keep the other sizes (and the scaling run) of the existing benchmarks.json in --out")
 	f.BoolVar(&o.Keep, "keep", false, "keep the worlds and lakes under --dir")
-	cmd.AddCommand(newBenchFloorCmd())
+	cmd.AddCommand(newBenchFloorCmd(), newBenchRenderCmd())
 	return cmd
 }
 
@@ -140,4 +140,24 @@ func floats(s string) ([]float64, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// newBenchRenderCmd writes BENCHMARKS.md again from benchmarks.json (after a change to the
+// layout, or to restate the targets), keeping the notes.
+func newBenchRenderCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Write BENCHMARKS.md again from benchmarks.json in --out",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := bench.ReadReport(filepath.Join(out, "benchmarks.json"))
+			if err != nil {
+				return err
+			}
+			return r.WriteMarkdown(filepath.Join(out, "BENCHMARKS.md"))
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "docs", "folder of benchmarks.json and BENCHMARKS.md")
+	return cmd
 }
