@@ -181,6 +181,8 @@ func (r *Report) Markdown(notes string) string {
 			for _, st := range []string{"extract", "landing", "silver", "gold", "kpi"} {
 				if v, ok := pt.Stages[st]; ok {
 					p(" %s |", secs(v))
+				} else if st == "silver" {
+					p(" %s |", secs(pt.Silver))
 				} else {
 					p(" - |") // a report from before stages were recorded
 				}
