@@ -145,19 +145,30 @@ func floats(s string) ([]float64, error) {
 // newBenchRenderCmd writes BENCHMARKS.md again from benchmarks.json (after a change to the
 // layout, or to restate the targets), keeping the notes.
 func newBenchRenderCmd() *cobra.Command {
-	var out string
+	var out, from string
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Write BENCHMARKS.md again from benchmarks.json in --out",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := bench.ReadReport(filepath.Join(out, "benchmarks.json"))
+			path := filepath.Join(out, "benchmarks.json")
+			r, err := bench.ReadReport(path)
 			if err != nil {
 				return err
+			}
+			if from != "" {
+				// Add the sizes measured by a run that was stopped (its benchmarks-partial.json).
+				if err := r.Merge(from); err != nil {
+					return err
+				}
+				if err := r.WriteJSON(path); err != nil {
+					return err
+				}
 			}
 			return r.WriteMarkdown(filepath.Join(out, "BENCHMARKS.md"))
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "docs", "folder of benchmarks.json and BENCHMARKS.md")
+	cmd.Flags().StringVar(&from, "merge", "", "add the worlds of this report (sizes benchmarks.json lacks) and state the targets again")
 	return cmd
 }
