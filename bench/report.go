@@ -234,6 +234,9 @@ func (r *Report) Merge(path string) error {
 	if !old.Started.IsZero() && old.Started.Before(r.Started) {
 		r.Started = old.Started
 	}
+	if old.Finished.After(r.Finished) {
+		r.Finished = old.Finished
+	}
 	r.Targets = targets(r)
 	return nil
 }
