@@ -1,439 +1,452 @@
-// Package bench is `rcmlake bench`: it generates worlds of several sizes and times rcmlake on
-// them, stage by stage, against a floor (the same full refresh as one plain DuckDB script),
-// and writes docs/BENCHMARKS.md and a JSON twin. Every step runs the rcmlake binary as a
-// subprocess, so each peak RSS is that step's own.
+// Package bench is rcmlake's benchmark harness (rcmlake bench): it generates worlds of
+// several sizes, runs the pipeline on them as child processes (full run by stage, an
+// incremental month, the KPI queries, the dashboard API under load), runs the same full refresh
+// as a plain DuckDB script (the floor) and extracts from PostgreSQL, and writes what it
+// measured as JSON and Markdown.
 package bench
 
 import (
 	"context"
-	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/rcmlake/rcmlake/config"
 )
 
-// Options say what to measure.
+// Options configure a bench run.
 type Options struct {
-	Binary        string    // the rcmlake binary to time
-	Work          string    // scratch folder for the worlds and lakes
-	Scales        []float64 // world sizes: 1 is the seed's (20k transactions a year)
-	Months        int       // months of history per world
-	Repeat        int       // runs per size below RepeatOnceFrom; the median is reported
-	RepeatOnceAt  float64   // scales from here run once (10M transactions take a while)
-	MemoryLimit   string    // engine.memory_limit for rcmlake and the floor
-	ScalingScale  float64   // world size of the history-scaling runs
-	ScalingMonths []int     // months of history the scaling runs hold before the timed month
-	PostgresDSN   string    // when set, extraction is also timed from PostgreSQL
-	APIClients    int       // dashboard KPI API load: concurrent clients
-	APIRequests   int       // and requests per client
+	Bin           string    // the rcmlake binary the steps run (default: this executable)
+	Dir           string    // work folder for worlds and lakes
+	OutDir        string    // where benchmarks.json and BENCHMARKS.md go
+	Sizes         []float64 // generate --scale values; 1 is the seed's 20k transactions
+	Months        int       // months of history of each world
+	Repeat        int       // runs per step; 0: 3 below scale 100, 1 from there
+	MemoryLimit   string    // engine.memory_limit in the worlds' configs
+	Profile       bool      // write pprof profiles of the first repeat's stages
+	Postgres      []float64 // sizes at which to extract from PostgreSQL too
+	ScalingScale  float64   // size of the history-scaling world; 0 skips it
+	ScalingMonths []int     // history lengths the incremental month is timed at
+	APIClients    int
+	APIRequests   int // per client
+	Keep          bool
 	Log           io.Writer
+	// Progress, when set, gets the report so far after each phase, so that a long run that
+	// is stopped still leaves its figures.
+	Progress func(*Report)
 }
 
-// Report is everything one bench run measured.
-type Report struct {
-	Command string       `json:"command"` // how to rerun it
-	Started time.Time    `json:"started"`
-	Machine Machine      `json:"machine"`
-	Options ReportOpts   `json:"options"`
-	Sizes   []SizeReport `json:"sizes"`
-	Scaling []ScalePoint `json:"scaling"`
-	Targets []Target     `json:"targets"`
+// Bench runs the benchmarks.
+type Bench struct {
+	opts   Options
+	report *Report
+	cur    *World // the world being measured
 }
 
-// ReportOpts are the options a reader needs to rerun the report.
-type ReportOpts struct {
-	Scales        []float64 `json:"scales"`
-	Months        int       `json:"months"`
-	Repeat        int       `json:"repeat"`
-	MemoryLimit   string    `json:"memory_limit"`
-	ScalingScale  float64   `json:"scaling_scale"`
-	ScalingMonths []int     `json:"scaling_months"`
-	Postgres      bool      `json:"postgres"`
-}
-
-// SizeReport is one world's figures, medians over its repeats.
-type SizeReport struct {
-	Scale        float64 `json:"scale"`
-	Transactions int64   `json:"transactions"`
-	EMRRows      int64   `json:"emr_rows"`
-	ClaimRows    int64   `json:"claim_rows"`
-	Repeats      int     `json:"repeats"`
-	Generate     Step    `json:"generate"`
-	// The full run, source to KPIs, as its three stage commands.
-	Stages []Step `json:"stages"`
-	Full   Step   `json:"full"`
-	// One more month appended to the sources, then the same stages.
-	Incremental      []Step  `json:"incremental_stages"`
-	IncrementalTotal Step    `json:"incremental"`
-	IncrementalRatio float64 `json:"incremental_ratio"`
-	// Rows the incremental month read, as a share of the rows of the full run.
-	IncrementalRowsPct float64  `json:"incremental_rows_pct"`
-	KPI                []Step   `json:"kpi_queries"`
-	Floor              Step     `json:"floor"`
-	FloorRatio         float64  `json:"floor_ratio"`
-	ExtractSQLite      Step     `json:"extract_sqlite"`
-	ExtractPostgres    *Step    `json:"extract_postgres,omitempty"`
-	API                *APILoad `json:"kpi_api,omitempty"`
-}
-
-// ScalePoint is the cost of one incremental month on a lake holding Months of history.
-type ScalePoint struct {
-	Months      int     `json:"months"`
-	Seconds     float64 `json:"seconds"`
-	PeakRSSMB   float64 `json:"peak_rss_mb"`
-	RowsRead    int64   `json:"rows_read"`
-	FullSeconds float64 `json:"full_seconds"`
-}
-
-// Target is one goal of issue #9 with the measured figure.
-type Target struct {
-	Name     string  `json:"name"`
-	Goal     string  `json:"goal"`
-	Measured string  `json:"measured"`
-	Met      bool    `json:"met"`
-	Value    float64 `json:"value"`
-	Limit    float64 `json:"limit"`
-}
-
-func (o *Options) logf(format string, args ...any) {
-	if o.Log != nil {
-		fmt.Fprintf(o.Log, format+"\n", args...)
+// checkpoint hands the report so far, with the world being measured, to Options.Progress.
+func (b *Bench) checkpoint() {
+	if b.opts.Progress == nil {
+		return
 	}
+	r := *b.report
+	r.Worlds = append([]*World(nil), r.Worlds...)
+	if b.cur != nil && !slices.Contains(r.Worlds, b.cur) {
+		r.Worlds = append(r.Worlds, b.cur)
+	}
+	r.Targets = targets(&r)
+	r.Finished = time.Now().UTC()
+	b.opts.Progress(&r)
 }
 
-// Run measures every size, then the history scaling, and returns the report.
-func Run(ctx context.Context, o Options) (*Report, error) {
+// New checks the options and fills in defaults.
+func New(o Options) (*Bench, error) {
+	if o.Bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		o.Bin = exe
+	}
+	if len(o.Sizes) == 0 && o.ScalingScale <= 0 {
+		return nil, errors.New("nothing to measure: no sizes and no scaling run")
+	}
 	if o.Months <= 0 {
 		o.Months = 12
 	}
-	if o.Repeat <= 0 {
-		o.Repeat = 3
-	}
-	if err := os.MkdirAll(o.Work, 0o755); err != nil {
-		return nil, err
-	}
-	rep := &Report{Started: time.Now().UTC(), Machine: DescribeMachine(o.Binary),
-		Options: ReportOpts{Scales: o.Scales, Months: o.Months, Repeat: o.Repeat, MemoryLimit: o.MemoryLimit,
-			ScalingScale: o.ScalingScale, ScalingMonths: o.ScalingMonths, Postgres: o.PostgresDSN != ""}}
-	r := &runner{bin: o.Binary, log: o.logf}
-	for _, scale := range o.Scales {
-		s, err := o.measureSize(ctx, r, scale)
-		if err != nil {
-			return rep, fmt.Errorf("scale %g: %w", scale, err)
-		}
-		rep.Sizes = append(rep.Sizes, s)
-	}
-	for _, months := range o.ScalingMonths {
-		p, err := o.measureScaling(ctx, r, months)
-		if err != nil {
-			return rep, fmt.Errorf("scaling at %d months: %w", months, err)
-		}
-		rep.Scaling = append(rep.Scaling, p)
-	}
-	rep.Targets = targets(rep)
-	return rep, nil
-}
-
-// generate makes a world in dir (reused when a complete one is there) with the bench's
-// engine limits in its config.
-func (o *Options) generate(ctx context.Context, r *runner, dir string, scale float64, months int, extra ...string) (Step, error) {
-	done := filepath.Join(dir, ".bench-generated")
-	if _, err := os.Stat(done); err == nil {
-		o.logf("  reusing the world in %s", dir)
-		return Step{Name: "generate (reused)"}, nil
-	}
-	os.RemoveAll(dir)
-	args := append([]string{"generate", "--out", dir, "--scale", fmt.Sprint(scale), "--months", fmt.Sprint(months)}, extra...)
-	st, _, err := r.run(ctx, o.Work, "generate", args...)
-	if err != nil {
-		return st, err
-	}
-	if err := o.limitEngine(dir); err != nil {
-		return st, err
-	}
-	return st, os.WriteFile(done, nil, 0o644)
-}
-
-// limitEngine adds the bench's engine limits to a generated world's config.
-func (o *Options) limitEngine(dir string) error {
 	if o.MemoryLimit == "" {
-		return nil
+		o.MemoryLimit = "2GB"
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "rcmlake.yaml"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
+	if o.APIClients <= 0 {
+		o.APIClients = 50
 	}
-	fmt.Fprintf(f, "\nengine:\n  memory_limit: %s\n  temp_dir: %s\n", o.MemoryLimit, filepath.Join(dir, "spill"))
-	return f.Close()
-}
-
-var stageCommands = []struct {
-	name string
-	args []string
-}{
-	{"ingest (bronze)", []string{"ingest"}},
-	{"silver", []string{"transform", "silver"}},
-	{"gold + KPI tables", []string{"transform", "gold"}},
-}
-
-// stages runs ingest, silver and gold in a world, with the rows each read.
-func (o *Options) stages(ctx context.Context, r *runner, dir string) ([]Step, int64, error) {
-	before, err := o.bronzeRows(ctx, r, dir)
-	if err != nil {
-		return nil, 0, err
+	if o.APIRequests <= 0 {
+		o.APIRequests = 40
 	}
-	var out []Step
-	for _, c := range stageCommands {
-		lake := dirBytes(filepath.Join(dir, "lake"))
-		st, _, err := r.run(ctx, dir, c.name, c.args...)
-		if err != nil {
-			return out, 0, err
-		}
-		st.BytesOut = dirBytes(filepath.Join(dir, "lake")) - lake
-		out = append(out, st)
+	if o.Log == nil {
+		o.Log = io.Discard
 	}
-	after, err := o.bronzeRows(ctx, r, dir)
-	if err != nil {
-		return out, 0, err
-	}
-	for i := range out {
-		out[i].Rows = after - before // every stage handles the rows this run brought in
-		out[i].RowsPerSec = float64(out[i].Rows) / out[i].Seconds
-	}
-	return out, after - before, nil
-}
-
-func total(name string, steps []Step) Step {
-	t := Step{Name: name}
-	for _, s := range steps {
-		t.Seconds += s.Seconds
-		t.PeakRSSMB = max(t.PeakRSSMB, s.PeakRSSMB)
-		t.BytesOut += s.BytesOut
-		t.Rows = max(t.Rows, s.Rows)
-	}
-	if t.Seconds > 0 {
-		t.RowsPerSec = float64(t.Rows) / t.Seconds
-	}
-	return t
-}
-
-func (o *Options) measureSize(ctx context.Context, r *runner, scale float64) (SizeReport, error) {
-	s := SizeReport{Scale: scale, Repeats: o.Repeat}
-	if o.RepeatOnceAt > 0 && scale >= o.RepeatOnceAt {
-		s.Repeats = 1
-	}
-	o.logf("== scale %g (%d months, %d repeat(s))", scale, o.Months, s.Repeats)
-	world := filepath.Join(o.Work, fmt.Sprintf("world-%g", scale))
-	var err error
-	if s.Generate, err = o.generate(ctx, r, world, scale, o.Months); err != nil {
-		return s, err
-	}
-	cfg, err := config.Load(filepath.Join(world, "rcmlake.yaml"))
-	if err != nil {
-		return s, err
-	}
-
-	// The floor first, on the pristine world (ingest moves landing files away).
-	exports := filepath.Join(o.Work, fmt.Sprintf("export-%g", scale))
-	if _, err := os.Stat(filepath.Join(exports, ".done")); err != nil {
-		if err := ExportEMR(ctx, cfg, exports); err != nil {
-			return s, err
-		}
-		os.WriteFile(filepath.Join(exports, ".done"), nil, 0o644)
-	}
-	var floors []Step
-	for i := 0; i < s.Repeats; i++ {
-		out := filepath.Join(o.Work, "floor-out")
-		os.RemoveAll(out)
-		st, _, err := r.run(ctx, o.Work, "floor (plain DuckDB)", "bench", "floor", "--world", world, "--exports", exports,
-			"--out", out, "--memory-limit", o.MemoryLimit)
-		if err != nil {
-			return s, err
-		}
-		st.BytesOut = dirBytes(out)
-		floors = append(floors, st)
-	}
-	s.Floor = medianStep(floors)
-
-	var stages, incs [][]Step
-	var pct []float64
-	run := filepath.Join(o.Work, "run")
-	for i := 0; i < s.Repeats; i++ {
-		if err := cloneWorld(world, run); err != nil {
-			return s, err
-		}
-		full, rows, err := o.stages(ctx, r, run)
-		if err != nil {
-			return s, err
-		}
-		stages = append(stages, full)
-		if i == 0 {
-			if err := o.countWorld(ctx, r, run, &s); err != nil {
-				return s, err
-			}
-			if s.KPI, err = o.kpiQueries(ctx, r, run); err != nil {
-				return s, err
-			}
-			if o.APIClients > 0 {
-				api, err := measureAPI(ctx, r, run, o.APIClients, o.APIRequests)
-				if err != nil {
-					return s, err
-				}
-				s.API = &api
-			}
-		}
-		if _, _, err := r.run(ctx, o.Work, "append a month (untimed)", "generate", "--out", run, "--append-month"); err != nil {
-			return s, err
-		}
-		inc, incRows, err := o.stages(ctx, r, run)
-		if err != nil {
-			return s, err
-		}
-		incs = append(incs, inc)
-		pct = append(pct, 100*float64(incRows)/float64(rows))
-	}
-	for i := range stageCommands {
-		var a, b []Step
-		for j := range stages {
-			a = append(a, stages[j][i])
-			b = append(b, incs[j][i])
-		}
-		s.Stages = append(s.Stages, medianStep(a))
-		s.Incremental = append(s.Incremental, medianStep(b))
-	}
-	s.Full = total("full run", s.Stages)
-	s.IncrementalTotal = total("incremental month", s.Incremental)
-	s.IncrementalRatio = s.IncrementalTotal.Seconds / s.Full.Seconds
-	s.IncrementalRowsPct = median(pct)
-	s.FloorRatio = s.Full.Seconds / s.Floor.Seconds
-	s.ExtractSQLite = s.Stages[0]
-	s.ExtractSQLite.Name = "extract (SQLite EMRs + claims CSVs)"
-	s.ExtractSQLite.Rows = s.EMRRows + s.ClaimRows
-	s.ExtractSQLite.RowsPerSec = float64(s.ExtractSQLite.Rows) / s.ExtractSQLite.Seconds
-
-	if o.PostgresDSN != "" {
-		st, err := o.measurePostgres(ctx, r, scale, s.EMRRows+s.ClaimRows)
-		if err != nil {
-			return s, err
-		}
-		s.ExtractPostgres = &st
-	}
-	return s, nil
-}
-
-// measurePostgres generates the same world with its EMRs in PostgreSQL and times the ingest.
-func (o *Options) measurePostgres(ctx context.Context, r *runner, scale float64, rows int64) (Step, error) {
-	dir := filepath.Join(o.Work, fmt.Sprintf("world-pg-%g", scale))
-	os.Remove(filepath.Join(dir, ".bench-generated")) // the database is shared: always regenerate
-	if _, err := o.generate(ctx, r, dir, scale, o.Months, "--emr-dsn", o.PostgresDSN); err != nil {
-		return Step{}, err
-	}
-	st, _, err := r.run(ctx, dir, "extract (PostgreSQL EMRs + claims CSVs)", "ingest")
-	if err != nil {
-		return st, err
-	}
-	st.Name = "extract (PostgreSQL EMRs + claims CSVs)"
-	st.Rows = rows
-	st.RowsPerSec = float64(rows) / st.Seconds
-	return st, nil
-}
-
-// measureScaling times one appended month on a lake that already holds months of history.
-func (o *Options) measureScaling(ctx context.Context, r *runner, months int) (ScalePoint, error) {
-	o.logf("== scaling: %d months of history at scale %g", months, o.ScalingScale)
-	world := filepath.Join(o.Work, fmt.Sprintf("scaling-%d", months))
-	if _, err := o.generate(ctx, r, world, o.ScalingScale, months); err != nil {
-		return ScalePoint{}, err
-	}
-	run := filepath.Join(o.Work, "run")
-	if err := cloneWorld(world, run); err != nil {
-		return ScalePoint{}, err
-	}
-	full, _, err := o.stages(ctx, r, run)
-	if err != nil {
-		return ScalePoint{}, err
-	}
-	if _, _, err := r.run(ctx, o.Work, "append a month (untimed)", "generate", "--out", run, "--append-month"); err != nil {
-		return ScalePoint{}, err
-	}
-	inc, rows, err := o.stages(ctx, r, run)
-	if err != nil {
-		return ScalePoint{}, err
-	}
-	t := total("incremental", inc)
-	return ScalePoint{Months: months, Seconds: t.Seconds, PeakRSSMB: t.PeakRSSMB, RowsRead: rows, FullSeconds: total("full", full).Seconds}, nil
-}
-
-// query runs SQL through `rcmlake query` and returns the first cell.
-func (o *Options) query(ctx context.Context, r *runner, dir, sql string) (string, error) {
-	saved := r.log
-	r.log = func(string, ...any) {}
-	defer func() { r.log = saved }()
-	_, out, err := r.run(ctx, dir, "query", "query", "--format", "csv", "--log-level", "error", sql)
-	if err != nil {
-		return "", err
-	}
-	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil || len(recs) < 2 || len(recs[1]) == 0 {
-		return "", fmt.Errorf("query %q: unexpected output %q", sql, out)
-	}
-	return recs[1][0], nil
-}
-
-func (o *Options) queryInt(ctx context.Context, r *runner, dir, sql string) (int64, error) {
-	v, err := o.query(ctx, r, dir, sql)
-	if err != nil {
-		return 0, err
-	}
-	if v == "" {
-		return 0, nil
-	}
-	return strconv.ParseInt(v, 10, 64)
-}
-
-// bronzeRows is the number of rows every committed bronze load has copied so far.
-func (o *Options) bronzeRows(ctx context.Context, r *runner, dir string) (int64, error) {
-	if _, err := os.Stat(filepath.Join(dir, "lake", "audit", "load_logs")); err != nil {
-		return 0, nil
-	}
-	return o.queryInt(ctx, r, dir, "SELECT sum(numberofrowscopied) FROM audit.load_logs WHERE status = 'success'")
-}
-
-func (o *Options) countWorld(ctx context.Context, r *runner, dir string, s *SizeReport) error {
-	var err error
-	if s.Transactions, err = o.queryInt(ctx, r, dir, "SELECT count(*) FROM gold.fact_transaction"); err != nil {
-		return err
-	}
-	if s.EMRRows, err = o.queryInt(ctx, r, dir, "SELECT sum(numberofrowscopied) FROM audit.load_logs WHERE status = 'success' AND data_source <> 'ref' AND tablename <> 'claims'"); err != nil {
-		return err
-	}
-	s.ClaimRows, err = o.queryInt(ctx, r, dir, "SELECT sum(numberofrowscopied) FROM audit.load_logs WHERE status = 'success' AND tablename = 'claims'")
-	return err
-}
-
-// kpiQueries times `rcmlake kpi` and every named query.
-func (o *Options) kpiQueries(ctx context.Context, r *runner, dir string) ([]Step, error) {
-	st, _, err := r.run(ctx, dir, "kpi", "kpi", "--format", "json")
+	abs, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return nil, err
 	}
-	out := []Step{st}
-	_, list, err := r.run(ctx, dir, "query --list", "query", "--list")
-	if err != nil {
+	o.Dir = abs
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	for _, name := range strings.Fields(list) {
-		st, _, err := r.run(ctx, dir, "query --named "+name, "query", "--named", name, "--format", "csv")
-		if err != nil {
-			return out, err
-		}
-		out = append(out, st)
+	return &Bench{opts: o}, nil
+}
+
+func (b *Bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.opts.Log, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func (b *Bench) repeat(scale float64) int {
+	if b.opts.Repeat > 0 {
+		return b.opts.Repeat
 	}
-	return out, nil
+	if scale >= 100 {
+		return 1
+	}
+	return 3
+}
+
+// Run measures every size and returns the report.
+func (b *Bench) Run(ctx context.Context, command string) (*Report, error) {
+	b.report = &Report{Started: time.Now().UTC(), Command: command, Machine: machine(ctx),
+		Settings: Settings{Sizes: b.opts.Sizes, Months: b.opts.Months, MemoryLimit: b.opts.MemoryLimit, Profile: b.opts.Profile}}
+	for _, scale := range b.opts.Sizes {
+		w, err := b.world(ctx, scale)
+		if w != nil {
+			b.report.Worlds = append(b.report.Worlds, w)
+		}
+		if err != nil {
+			return b.report, fmt.Errorf("scale %g: %w", scale, err)
+		}
+	}
+	if err := b.postgres(ctx); err != nil {
+		return b.report, err
+	}
+	if b.opts.ScalingScale > 0 {
+		s, err := b.scaling(ctx)
+		b.report.Scaling = s
+		if err != nil {
+			return b.report, fmt.Errorf("scaling: %w", err)
+		}
+	}
+	b.report.Targets = targets(b.report)
+	b.report.Finished = time.Now().UTC()
+	return b.report, nil
+}
+
+// stageDef is a stage of the pipeline and the tasks (rcmlake run --select) it runs.
+type stageDef struct {
+	name    string
+	selects []string
+}
+
+// stages splits the pipeline's DAG into stages run one after another: extraction from the
+// EMRs, the landing files and reference data, silver, gold's star schema and the KPI table.
+func stages(w worldSize) []stageDef {
+	var emr []string
+	for _, t := range w.tables {
+		emr = append(emr, "bronze.*."+t)
+	}
+	return []stageDef{
+		{"extract", emr},
+		{"landing", []string{"bronze.*.claims", "bronze.ref.*"}},
+		{"silver", []string{"silver.*"}},
+		{"gold", []string{"gold.dim_*", "gold.fact_*"}},
+		{"kpi", []string{"gold.kpi_monthly"}},
+	}
+}
+
+var planRe = regexp.MustCompile(`^(\d+) tasks in`)
+
+// checkStages makes sure the stages together run every task of the plan, once.
+func (b *Bench) checkStages(ctx context.Context, world string, defs []stageDef) error {
+	logPath := filepath.Join(world, "bench.log")
+	all, err := b.runProc(ctx, world, logPath, "run", "--dry-run")
+	if err != nil {
+		return err
+	}
+	m := planRe.FindStringSubmatch(all.Stdout)
+	if m == nil {
+		return fmt.Errorf("rcmlake run --dry-run: no task count in %q", all.Stdout)
+	}
+	want, _ := strconv.Atoi(m[1])
+	got := 0
+	for _, d := range defs {
+		s, err := b.runProc(ctx, world, logPath, "run", "--dry-run", "--select", strings.Join(d.selects, ","))
+		if err != nil {
+			return err
+		}
+		n := planRe.FindStringSubmatch(s.Stdout)
+		if n == nil {
+			return fmt.Errorf("stage %s: no task count", d.name)
+		}
+		k, _ := strconv.Atoi(n[1])
+		got += k
+	}
+	if got != want {
+		return fmt.Errorf("the stages run %d tasks, the plan has %d: the stage selections are out of date", got, want)
+	}
+	return nil
+}
+
+// runPhase runs the pipeline stage by stage on a world and records each stage into p.
+func (b *Bench) runPhase(ctx context.Context, world string, p *Phase, defs []stageDef, profile string) error {
+	logPath := filepath.Join(world, "bench.log")
+	lake := filepath.Join(world, "lake")
+	var total sample
+	var rows int64
+	before0 := dirBytes(lake)
+	first := len(p.Tasks) == 0
+	for _, d := range defs {
+		args := []string{"--log-level", "warn", "run", "--select", strings.Join(d.selects, ",")}
+		var profs []string
+		if profile != "" {
+			cpu, mem := profile+"-"+d.name+".cpu.pprof", profile+"-"+d.name+".heap.pprof"
+			args = append([]string{"--cpuprofile", cpu, "--memprofile", mem}, args...)
+			profs = []string{cpu, mem}
+		}
+		before := dirBytes(lake)
+		s, err := b.runProc(ctx, world, logPath, args...)
+		if err != nil {
+			return err
+		}
+		tasks, err := parseTasks(s.Stdout)
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", d.name, err)
+		}
+		var n int64
+		for _, t := range tasks {
+			if t.Status != "success" {
+				return fmt.Errorf("stage %s: task %s %s (log: %s)", d.name, t.Task, t.Status, logPath)
+			}
+			n += t.RowsOut
+		}
+		if first {
+			p.Tasks = append(p.Tasks, tasks...)
+		}
+		st := p.stage(d.name, "rcmlake run --select '"+strings.Join(d.selects, ",")+"'")
+		st.add(s, n, dirBytes(lake)-before)
+		if len(profs) > 0 {
+			st.Profiles = profs
+		}
+		total.Seconds += s.Seconds
+		total.MaxRSS = max(total.MaxRSS, s.MaxRSS)
+		rows += n
+		b.logf("  %-8s %7.1fs  %6d MiB  %d rows", d.name, s.Seconds, s.MaxRSS>>20, n)
+	}
+	p.Lake = dirBytes(lake)
+	p.Total.Name = "total"
+	p.Total.add(total, rows, p.Lake-before0)
+	return nil
+}
+
+// world measures one size.
+func (b *Bench) world(ctx context.Context, scale float64) (*World, error) {
+	root := filepath.Join(b.opts.Dir, fmt.Sprintf("scale-%g", scale))
+	os.RemoveAll(root)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	if !b.opts.Keep {
+		defer os.RemoveAll(root)
+	}
+	pristine := filepath.Join(root, "pristine")
+	w := &World{Scale: scale, Repeat: b.repeat(scale)}
+	b.cur = w
+	defer b.checkpoint()
+	b.logf("scale %g: generate", scale)
+	g, err := b.runProc(ctx, root, filepath.Join(root, "bench.log"), "generate", "--out", pristine,
+		"--scale", fmt.Sprint(scale), "--months", strconv.Itoa(b.opts.Months))
+	if err != nil {
+		return w, err
+	}
+	ws, _, err := readWorld(pristine)
+	if err != nil {
+		return w, err
+	}
+	w.Months, w.Transactions, w.EMRRows, w.ClaimsFiles = ws.Months, ws.Transactions, ws.EMRRows, ws.ClaimsFiles
+	w.SourceBytes = dirBytes(pristine)
+	w.Generate = Step{Name: "generate", Command: fmt.Sprintf("rcmlake generate --scale %g --months %d", scale, b.opts.Months)}
+	w.Generate.add(g, ws.Transactions, w.SourceBytes)
+	b.logf("scale %g: %d transactions, %d EMR rows, generated in %.1fs", scale, ws.Transactions, ws.EMRRows, g.Seconds)
+	if err := b.patchConfig(pristine); err != nil {
+		return w, err
+	}
+	defs := stages(ws)
+	if err := b.checkStages(ctx, pristine, defs); err != nil {
+		return w, err
+	}
+
+	floorIn := filepath.Join(root, "floor")
+	b.logf("scale %g: export the EMRs to CSV for the floor (untimed)", scale)
+	if err := exportForFloor(ctx, pristine, floorIn); err != nil {
+		return w, fmt.Errorf("floor export: %w", err)
+	}
+
+	profDir := filepath.Join(b.opts.OutDir, "profiles")
+	for r := 0; r < w.Repeat; r++ {
+		work := filepath.Join(root, fmt.Sprintf("run-%d", r))
+		if r == w.Repeat-1 && !b.opts.Keep {
+			// The last repeat takes the pristine world itself: no copy (tens of GB at scale 500).
+			if err := os.Rename(pristine, work); err != nil {
+				return w, err
+			}
+		} else if err := copyTree(pristine, work); err != nil {
+			return w, err
+		}
+		prof := ""
+		if b.opts.Profile && r == 0 {
+			os.MkdirAll(profDir, 0o755)
+			prof = filepath.Join(profDir, fmt.Sprintf("scale-%g-full", scale))
+		}
+		b.logf("scale %g, repeat %d: full run", scale, r+1)
+		if err := b.runPhase(ctx, work, &w.Full, defs, prof); err != nil {
+			return w, err
+		}
+		b.checkpoint()
+		b.logf("scale %g, repeat %d: KPI queries", scale, r+1)
+		if err := b.queries(ctx, work, w); err != nil {
+			return w, err
+		}
+		b.logf("scale %g, repeat %d: append a month (untimed) and run it", scale, r+1)
+		a, err := b.runProc(ctx, work, filepath.Join(work, "bench.log"), "generate", "--out", ".", "--append-month")
+		if err != nil {
+			return w, err
+		}
+		w.AppendMonth.Name = "generate --append-month"
+		w.AppendMonth.add(a, 0, 0)
+		if err := b.patchConfig(work); err != nil {
+			return w, err
+		}
+		if prof != "" {
+			prof = filepath.Join(profDir, fmt.Sprintf("scale-%g-incremental", scale))
+		}
+		if err := b.runPhase(ctx, work, &w.Incremental, defs, prof); err != nil {
+			return w, err
+		}
+		w.IncrementalRows = bronzeRows(w.Incremental)
+		if w.Full.Total.Seconds > 0 {
+			w.IncrementalRatio = w.Incremental.Total.Seconds / w.Full.Total.Seconds
+		}
+		b.checkpoint()
+		if r == w.Repeat-1 {
+			b.logf("scale %g: dashboard API, %d clients", scale, b.opts.APIClients)
+			api, err := b.apiLoad(ctx, work)
+			if err != nil {
+				return w, fmt.Errorf("api: %w", err)
+			}
+			w.API = api
+		}
+		if !b.opts.Keep {
+			os.RemoveAll(work)
+		}
+	}
+	w.IncrementalRows = bronzeRows(w.Incremental)
+	if full := bronzeRows(w.Full); full > 0 {
+		w.ChangedFraction = float64(w.IncrementalRows) / float64(full)
+	}
+	if w.Full.Total.Seconds > 0 {
+		w.IncrementalRatio = w.Incremental.Total.Seconds / w.Full.Total.Seconds
+	}
+	if fs, is := w.Full.stage("silver", ""), w.Incremental.stage("silver", ""); fs.Seconds > 0 {
+		w.SilverRatio = is.Seconds / fs.Seconds
+	}
+
+	b.logf("scale %g: the floor", scale)
+	w.Floor = Step{Name: "floor", Command: "rcmlake bench floor (bench/floor.sql on DuckDB)"}
+	for r := 0; r < w.Repeat; r++ {
+		os.RemoveAll(filepath.Join(floorIn, "floor.duckdb"))
+		os.RemoveAll(filepath.Join(floorIn, "floor.duckdb.wal"))
+		s, err := b.runProc(ctx, floorIn, filepath.Join(root, "floor.log"), "bench", "floor",
+			"--memory-limit", b.opts.MemoryLimit, "--temp-dir", filepath.Join(b.opts.Dir, "duckdb-tmp"))
+		if err != nil {
+			return w, err
+		}
+		w.Floor.add(s, ws.Transactions, dirBytes(filepath.Join(floorIn, "out")))
+		b.logf("  floor %7.1fs  %6d MiB", s.Seconds, s.MaxRSS>>20)
+	}
+	if w.Floor.Seconds > 0 {
+		w.FloorRatio = w.Full.Total.Seconds / w.Floor.Seconds
+	}
+	return w, nil
+}
+
+// bronzeRows is what a phase extracted: the rows its bronze stages wrote.
+func bronzeRows(p Phase) int64 {
+	var n int64
+	for _, s := range p.Stages {
+		if s.Name == "extract" || s.Name == "landing" {
+			n += s.Rows
+		}
+	}
+	return n
+}
+
+// queries runs the headline KPIs and every named query, each as its own process.
+func (b *Bench) queries(ctx context.Context, world string, w *World) error {
+	list, err := b.runProc(ctx, world, filepath.Join(world, "bench.log"), "query", "--list")
+	if err != nil {
+		return err
+	}
+	cmds := [][]string{{"kpi"}, {"kpi", "--format", "json"}}
+	for _, line := range strings.Split(list.Stdout, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && regexp.MustCompile(`^[a-z0-9_]+$`).MatchString(f[0]) {
+			cmds = append(cmds, []string{"query", "--named", f[0], "--format", "csv"})
+		}
+	}
+	if len(cmds) < 3 {
+		return fmt.Errorf("rcmlake query --list named no queries: %q", list.Stdout)
+	}
+	for _, c := range cmds {
+		s, err := b.runProc(ctx, world, filepath.Join(world, "bench.log"), append([]string{"--log-level", "warn"}, c...)...)
+		if err != nil {
+			return err
+		}
+		name := strings.Join(c, " ")
+		var st *Step
+		for _, q := range w.Queries {
+			if q.Name == name {
+				st = q
+			}
+		}
+		if st == nil {
+			st = &Step{Name: name, Command: "rcmlake " + name}
+			w.Queries = append(w.Queries, st)
+		}
+		st.add(s, int64(strings.Count(s.Stdout, "\n")), 0)
+	}
+	return nil
+}
+
+func machine(ctx context.Context) Machine {
+	m := Machine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if mm := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(data); mm != nil {
+			m.CPU = strings.TrimSpace(string(mm[1]))
+		}
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if mm := regexp.MustCompile(`(?m)^MemTotal:\s*(\d+) kB`).FindSubmatch(data); mm != nil {
+			kb, _ := strconv.ParseInt(string(mm[1]), 10, 64)
+			m.MemoryBytes = kb * 1024
+		}
+	}
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			m.LoadAvg, _ = strconv.ParseFloat(f[0], 64)
+		}
+	}
+	m.DuckDB = duckdbVersion(ctx)
+	return m
 }

@@ -1,71 +1,123 @@
 package bench
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// Step is one timed command: its wall time, its process's peak resident memory, the rows it
-// moved and the bytes it added to the lake.
-type Step struct {
-	Name       string  `json:"name"`
-	Seconds    float64 `json:"seconds"`
-	PeakRSSMB  float64 `json:"peak_rss_mb"`
-	Rows       int64   `json:"rows,omitempty"`
-	RowsPerSec float64 `json:"rows_per_sec,omitempty"`
-	BytesOut   int64   `json:"bytes_written,omitempty"`
+// sample is one measured subprocess: its wall time and its peak resident memory.
+type sample struct {
+	Seconds float64
+	MaxRSS  int64 // bytes
+	Stdout  string
 }
 
-// runner runs the rcmlake binary as a subprocess, so that each step's peak RSS is its own.
-type runner struct {
-	bin string
-	env []string
-	log func(format string, args ...any)
-}
-
-// run times one command in dir. Its output is kept only for the error message.
-func (r *runner) run(ctx context.Context, dir, name string, args ...string) (Step, string, error) {
-	cmd := exec.CommandContext(ctx, r.bin, args...)
+// runProc runs the rcmlake binary (or another program when bin is set) in dir as a child
+// process and measures it. Each step is its own process so that its peak RSS (getrusage's
+// ru_maxrss, which only grows) is its own. stderr goes to logPath; it holds rcmlake's logs,
+// which name tables and counts, never row values.
+func (b *Bench) runProc(ctx context.Context, dir, logPath string, args ...string) (sample, error) {
+	cmd := exec.CommandContext(ctx, b.opts.Bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), r.env...)
-	var out bytes.Buffer
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var out strings.Builder
 	cmd.Stdout = &out
-	cmd.Stderr = &out
-	start := time.Now()
-	err := cmd.Run()
-	st := Step{Name: name, Seconds: time.Since(start).Seconds()}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return sample{}, err
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "\n$ rcmlake %s\n", strings.Join(args, " "))
+	cmd.Stderr = logf
+	began := time.Now()
+	err = cmd.Run()
+	s := sample{Seconds: time.Since(began).Seconds(), Stdout: out.String()}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			st.PeakRSSMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
+			s.MaxRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
 		}
 	}
 	if err != nil {
-		tail := out.String()
-		if len(tail) > 4000 {
-			tail = tail[len(tail)-4000:]
-		}
-		return st, out.String(), fmt.Errorf("rcmlake %s: %w\n%s", strings.Join(args, " "), err, tail)
+		return s, fmt.Errorf("rcmlake %s: %w (log: %s)%s", strings.Join(args, " "), err, logPath, tail(logPath))
 	}
-	r.log("  %-28s %8.2f s  %7.0f MB", name, st.Seconds, st.PeakRSSMB)
-	return st, out.String(), nil
+	return s, nil
 }
 
-// dirBytes is the size of the files under dir.
+// tail is the last lines of a log, for error messages.
+func tail(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	return "\n  " + strings.Join(lines, "\n  ")
+}
+
+// taskRow is one line of the task table that rcmlake run prints (the run's audit.task_runs).
+type taskRow struct {
+	Task    string  `json:"task"`
+	Status  string  `json:"status"`
+	RowsIn  int64   `json:"rows_in"`
+	RowsOut int64   `json:"rows_out"`
+	Seconds float64 `json:"seconds"`
+}
+
+// parseTasks reads the task table of rcmlake run's output.
+func parseTasks(out string) ([]taskRow, error) {
+	var rows []taskRow
+	sc := bufio.NewScanner(strings.NewReader(out))
+	in := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "TASK ") {
+			in = true
+			continue
+		}
+		if !in {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			break
+		}
+		if len(f) < 6 {
+			return nil, fmt.Errorf("task table line %q: want 6 columns", line)
+		}
+		r := taskRow{Task: f[0], Status: f[1]}
+		var err1, err2, err3 error
+		r.RowsIn, err1 = strconv.ParseInt(f[3], 10, 64)
+		r.RowsOut, err2 = strconv.ParseInt(f[4], 10, 64)
+		r.Seconds, err3 = strconv.ParseFloat(f[5], 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return nil, fmt.Errorf("task table line %q: not numbers", line)
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("no task table in the output of rcmlake run")
+	}
+	return rows, nil
+}
+
+// dirBytes is the size of the files under dir (0 when it does not exist).
 func dirBytes(dir string) int64 {
 	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
 			}
 		}
 		return nil
@@ -73,73 +125,31 @@ func dirBytes(dir string) int64 {
 	return n
 }
 
-// cloneWorld makes dst a copy of a generated world: files are hard links (a run only reads
-// sources, and moving a landing file away unlinks only the clone's name), except SQLite files,
-// which are copied so that appending a month to the clone leaves the original alone.
-func cloneWorld(src, dst string) error {
-	if err := os.RemoveAll(dst); err != nil {
-		return err
-	}
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+// copyTree copies a world folder (files and folders only), so that every repeat starts
+// from the same sources; a run archives the landing files it loads.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
+		rel, _ := filepath.Rel(src, path)
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		if strings.HasSuffix(p, ".sqlite") || strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".json") {
-			return copyFile(p, target)
+		in, err := os.Open(path)
+		if err != nil {
+			return err
 		}
-		return os.Link(p, target)
+		defer in.Close()
+		out, err := os.Create(target)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
 	})
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer data.Close()
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := f.ReadFrom(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// medianStep combines repeats of one step: the median of each figure.
-func medianStep(steps []Step) Step {
-	if len(steps) == 0 {
-		return Step{}
-	}
-	var sec, rss, rows, bytes []float64
-	for _, s := range steps {
-		sec = append(sec, s.Seconds)
-		rss = append(rss, s.PeakRSSMB)
-		rows = append(rows, float64(s.Rows))
-		bytes = append(bytes, float64(s.BytesOut))
-	}
-	out := Step{Name: steps[0].Name, Seconds: median(sec), PeakRSSMB: median(rss), Rows: int64(median(rows)), BytesOut: int64(median(bytes))}
-	if out.Seconds > 0 && out.Rows > 0 {
-		out.RowsPerSec = float64(out.Rows) / out.Seconds
-	}
-	return out
 }

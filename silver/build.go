@@ -209,9 +209,9 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 			drops = append(drops, c)
 		}
 	}
-	// Each rule's verdict is materialised once as a column (a unique rule is a window, which
-	// cannot sit inside an aggregate), then named in the reasons columns and counted.
-	verdicts := tmp + "_verdicts"
+	// Each rule's verdict is computed once as a column (a unique rule is a window, which
+	// cannot sit inside an aggregate), then named in the reasons columns and counted. One
+	// table holds both: a second copy of the batch cost a full write at every size.
 	checked := tmp + "_checked"
 	var ruleCols, counts []string
 	asCol := func(rules []RuleSQL) []RuleSQL {
@@ -233,14 +233,13 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	if len(ruleCols) > 0 {
 		sel += ", " + strings.Join(ruleCols, ", ")
 	}
-	if err := eng.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s;
-		CREATE OR REPLACE TEMP TABLE %s AS SELECT *, %s AS %s, %s AS _rcmlake_drop FROM %s`,
-		verdicts, sel, batch, checked, ReasonsExpr(asCol(quarantine)), ColReasons, ReasonsExpr(asCol(drops)), verdicts)); err != nil {
+	if err := eng.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT *, %s AS %s, %s AS _rcmlake_drop FROM (SELECT %s FROM %s) v`,
+		checked, ReasonsExpr(asCol(quarantine)), ColReasons, ReasonsExpr(asCol(drops)), sel, batch)); err != nil {
 		return res, fmt.Errorf("quality rules: %w", err)
 	}
-	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+checked+"; DROP TABLE IF EXISTS "+verdicts)
+	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+checked)
 	if len(all) > 0 {
-		r, err := eng.Query(ctx, "SELECT count(*), "+strings.Join(counts, ", ")+" FROM "+verdicts)
+		r, err := eng.Query(ctx, "SELECT count(*), "+strings.Join(counts, ", ")+" FROM "+checked)
 		if err != nil {
 			return res, fmt.Errorf("quality counts: %w", err)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,150 +8,122 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/rcmlake/rcmlake/bench"
-	"github.com/rcmlake/rcmlake/config"
-	"github.com/rcmlake/rcmlake/engine/duckdb"
 )
 
 func init() { register(newBenchCmd) }
 
 func newBenchCmd() *cobra.Command {
-	var (
-		scales, scalingMonths, out, notes, render string
-		o                                         bench.Options
-	)
+	var o bench.Options
+	var sizes, pgSizes, scalingMonths string
+	var merge bool
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure rcmlake on generated worlds against a plain-DuckDB floor; write docs/BENCHMARKS.md and JSON",
-		Long: `Generates worlds of several sizes and times, each step as its own process (wall time and
-peak RSS): the full run (ingest, silver, gold and KPI tables), an appended month's incremental
-run, the KPI queries and the dashboard API, and the floor: the same full refresh as one plain
-DuckDB script (bench/floor.sql). Then one appended month on lakes holding more and more history.
-Scale 1 is 20k transactions a year; 50 is 1M; 500 is 10M (slow: about an hour on 2 cores).`,
-		Example: `  rcmlake bench --scales 1 --repeat 1 --scaling-months ''   # a quick look
-  rcmlake bench --scales 1,50,500 --memory-limit 2GB          # the published report`,
+		Short: "Benchmark the pipeline on generated worlds and write docs/BENCHMARKS.md and docs/benchmarks.json",
+		Long: `Generates a world per size (--sizes: generate --scale values; 1 is the seed's 20k transactions,
+50 is 1M, 500 is 10M) and measures, each step as a child process: the full run stage by stage
+(extract, landing, silver, gold, KPI), the KPI queries, an incremental month, the dashboard API
+under 50 clients, extraction from PostgreSQL, and the same full refresh as a plain DuckDB script
+(the floor, bench/floor.sql). It reports medians of --repeat runs, peak RSS, rows/s and the
+lake's growth, then states the performance targets as met or missed.
+
+It takes long: about a minute at scale 1, several at 50, and 30 minutes or more at 500.`,
+		Example: `  rcmlake bench --sizes 1 --repeat 1
+  rcmlake bench --sizes 1,50 --profile
+  rcmlake bench --sizes 500 --postgres-sizes 500 --scaling-scale 0`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if o.Scales, err = floats(scales); err != nil || len(o.Scales) == 0 {
-				return usagef("--scales %q: want numbers such as 1,50,500", scales)
+			if o.Sizes, err = floats(sizes); err != nil {
+				return usagef("--sizes: %v", err)
 			}
-			sm, err := floats(scalingMonths)
-			if err != nil {
-				return usagef("--scaling-months %q: want whole numbers such as 2,4,8", scalingMonths)
+			if o.Postgres, err = floats(pgSizes); err != nil {
+				return usagef("--postgres-sizes: %v", err)
 			}
-			for _, m := range sm {
+			ms, err := floats(scalingMonths)
+			if err != nil || (o.ScalingScale > 0 && len(ms) == 0) {
+				return usagef("--scaling-months %q: want months such as 2,4,8", scalingMonths)
+			}
+			for _, m := range ms {
 				o.ScalingMonths = append(o.ScalingMonths, int(m))
 			}
-			if o.Binary, err = os.Executable(); err != nil {
-				return err
-			}
-			if o.Work, err = filepath.Abs(o.Work); err != nil {
+			if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 				return err
 			}
 			o.Log = cmd.ErrOrStderr()
-			var rep *bench.Report
-			var runErr error
-			prefix := "rcmlake bench"
-			if via := os.Getenv("RCMLAKE_BENCH_VIA"); via != "" {
-				prefix = via // scripts/bench.sh, which also starts PostgreSQL
+			partialJSON, partialMD := filepath.Join(o.OutDir, "benchmarks-partial.json"), filepath.Join(o.OutDir, "BENCHMARKS-partial.md")
+			o.Progress = func(r *bench.Report) {
+				r.WriteJSON(partialJSON)
+				r.WriteMarkdown(partialMD)
 			}
-			line := strings.TrimSpace(prefix + " " + strings.Join(rerunArgs(cmd), " "))
-			if render != "" {
-				// Only the Markdown, again, from a run's JSON (e.g. with new notes).
-				data, err := os.ReadFile(render)
-				if err != nil {
-					return err
-				}
-				rep = &bench.Report{}
-				if err := json.Unmarshal(data, rep); err != nil {
-					return fmt.Errorf("%s: %w", render, err)
-				}
-				line = rep.Command
-			} else if rep, runErr = bench.Run(cmd.Context(), o); rep == nil || len(rep.Sizes) == 0 {
+			b, err := bench.New(o)
+			if err != nil {
+				return err
+			}
+			rep, runErr := b.Run(cmd.Context(), "rcmlake bench "+strings.Join(os.Args[2:], " "))
+			if rep == nil || (len(rep.Worlds) == 0 && rep.Scaling == nil) {
 				return runErr
 			}
-			rep.Command = line
-			var note string
-			if notes != "" {
-				data, err := os.ReadFile(notes)
-				if err != nil {
+			jsonPath, mdPath := filepath.Join(o.OutDir, "benchmarks.json"), filepath.Join(o.OutDir, "BENCHMARKS.md")
+			if runErr != nil {
+				// A partial report is still worth reading, but must not replace a complete one.
+				jsonPath, mdPath = partialJSON, partialMD
+			} else {
+				defer os.Remove(partialJSON)
+				defer os.Remove(partialMD)
+			}
+			if merge && runErr == nil {
+				if err := rep.Merge(jsonPath); err != nil && !os.IsNotExist(err) {
 					return err
 				}
-				note = string(data)
 			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
+			if err := rep.WriteJSON(jsonPath); err != nil {
 				return err
 			}
-			md, err := os.Create(filepath.Join(out, "BENCHMARKS.md"))
-			if err != nil {
+			if err := rep.WriteMarkdown(mdPath); err != nil {
 				return err
 			}
-			bench.WriteMarkdown(md, rep, line, note)
-			if err := md.Close(); err != nil {
-				return err
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", mdPath, jsonPath)
+			for _, t := range rep.Targets {
+				fmt.Fprintf(cmd.OutOrStdout(), "  %-24s %-40s %s\n", t.Name, t.Measured, t.Margin)
 			}
-			if render != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", md.Name())
-				return nil
-			}
-			js, err := os.Create(filepath.Join(out, "benchmarks.json"))
-			if err != nil {
-				return err
-			}
-			bench.WriteJSON(js, rep)
-			if err := js.Close(); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", md.Name(), js.Name())
 			return runErr
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&scales, "scales", "1,50", "world sizes (1 = 20k transactions a year, 50 = 1M, 500 = 10M)")
-	f.IntVar(&o.Months, "months", 12, "months of history per world")
-	f.IntVar(&o.Repeat, "repeat", 3, "runs per world; the median is reported")
-	f.Float64Var(&o.RepeatOnceAt, "repeat-once-from", 100, "worlds of this scale and more run once")
-	f.StringVar(&o.MemoryLimit, "memory-limit", "2GB", "engine.memory_limit for rcmlake and the floor")
-	f.Float64Var(&o.ScalingScale, "scaling-scale", 20, "world size of the history-scaling runs")
-	f.StringVar(&scalingMonths, "scaling-months", "2,4,8", "months of history before the timed month; empty to skip")
-	f.StringVar(&o.PostgresDSN, "postgres-dsn", "", "also time extraction from PostgreSQL (a database the bench may fill)")
-	f.IntVar(&o.APIClients, "api-clients", 50, "dashboard API load: concurrent clients (0 to skip)")
-	f.IntVar(&o.APIRequests, "api-requests", 40, "dashboard API load: requests per client")
-	f.StringVar(&o.Work, "work", filepath.Join(os.TempDir(), "rcmlake-bench"), "scratch folder (worlds are reused when present)")
-	f.StringVar(&out, "out", "docs", "where BENCHMARKS.md and benchmarks.json go")
-	f.StringVar(&notes, "notes", "", "a Markdown file of analysis to append (where the time goes)")
-	f.StringVar(&render, "render", "", "only rewrite BENCHMARKS.md from this benchmarks.json (with --notes)")
-	cmd.AddCommand(newBenchFloorCmd())
+	f.StringVar(&sizes, "sizes", "1,50,500", "world sizes (generate --scale): 1 = 20k transactions, 50 = 1M, 500 = 10M")
+	f.IntVar(&o.Repeat, "repeat", 0, "runs of each step (default 3 below scale 100, 1 from there)")
+	f.IntVar(&o.Months, "months", 12, "months of history in each world")
+	f.StringVar(&o.Dir, "dir", filepath.Join(os.TempDir(), "rcmlake-bench"), "work folder for the worlds and lakes (needs ~20 GB free at scale 500)")
+	f.StringVar(&o.OutDir, "out", "docs", "folder for BENCHMARKS.md, benchmarks.json and profiles/")
+	f.StringVar(&o.MemoryLimit, "memory-limit", "2GB", "engine.memory_limit of the worlds and the floor")
+	f.BoolVar(&o.Profile, "profile", false, "write pprof CPU and heap profiles of each stage of the first repeat into <out>/profiles")
+	f.StringVar(&pgSizes, "postgres-sizes", "50,500", "sizes (among --sizes) at which to also extract from a throwaway PostgreSQL; empty for none")
+	f.Float64Var(&o.ScalingScale, "scaling-scale", 10, "size of the world whose history grows a month at a time; 0 skips it")
+	f.StringVar(&scalingMonths, "scaling-months", "2,8", "history lengths (first,last) between which each incremental month is timed")
+	f.IntVar(&o.APIClients, "clients", 50, "concurrent clients of the dashboard API load")
+	f.BoolVar(&merge, "merge", false, "keep the other sizes (and the scaling run) of the existing benchmarks.json in --out")
+	f.BoolVar(&o.Keep, "keep", false, "keep the worlds and lakes under --dir")
+	cmd.AddCommand(newBenchFloorCmd(), newBenchRenderCmd())
 	return cmd
 }
 
-// newBenchFloorCmd runs the floor script once, as its own process so its peak RSS is its own.
+// newBenchFloorCmd runs the floor script in the current folder; rcmlake bench starts it as a
+// child process so that its peak RSS is measured like any step's.
 func newBenchFloorCmd() *cobra.Command {
-	var world, exports, out, mem string
+	var mem, tmp string
 	cmd := &cobra.Command{
 		Use:    "floor",
-		Short:  "Run the floor script (bench/floor.sql) on a generated world's exports",
+		Short:  "Run bench/floor.sql in the current folder (inputs prepared by rcmlake bench)",
 		Hidden: true,
 		Args:   exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(filepath.Join(world, "rcmlake.yaml"))
-			if err != nil {
-				return err
-			}
-			in, err := bench.FloorInputsFor(cfg, exports, out)
-			if err != nil {
-				return err
-			}
-			return bench.RunFloor(cmd.Context(), in, duckdb.Options{MemoryLimit: mem, TempDir: filepath.Join(out, "spill")})
+			return bench.RunFloor(cmd.Context(), mem, tmp, cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVar(&world, "world", ".", "the generated world")
-	cmd.Flags().StringVar(&exports, "exports", "", "its EMR tables as CSV (bench.ExportEMR)")
-	cmd.Flags().StringVar(&out, "out", "floor-out", "where the floor writes its Parquet tables")
-	cmd.Flags().StringVar(&mem, "memory-limit", "", "DuckDB memory_limit")
+	cmd.Flags().StringVar(&mem, "memory-limit", "2GB", "DuckDB memory limit")
+	cmd.Flags().StringVar(&tmp, "temp-dir", "", "DuckDB temp folder")
 	return cmd
 }
 
@@ -162,32 +133,42 @@ func floats(s string) ([]float64, error) {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
 		}
-		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("%q", p)
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || f <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", p)
 		}
-		out = append(out, v)
+		out = append(out, f)
 	}
 	return out, nil
 }
 
-// rerunArgs are the flags the user set, for the report's rerun line.
-func rerunArgs(cmd *cobra.Command) []string {
-	var out []string
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if f.Name == "work" || f.Name == "out" || f.Name == "postgres-dsn" || f.Name == "render" {
-			return
-		}
-		out = append(out, "--"+f.Name+" "+shellQuote(f.Value.String()))
-	})
-	return out
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '.' || r == ',' || r == '-' || r == '/' || r == '_' || r >= '0' && r <= '9' || r >= 'A' && r <= 'z')
-	}) < 0 {
-		return s
+// newBenchRenderCmd writes BENCHMARKS.md again from benchmarks.json (after a change to the
+// layout, or to restate the targets), keeping the notes.
+func newBenchRenderCmd() *cobra.Command {
+	var out, from string
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Write BENCHMARKS.md again from benchmarks.json in --out",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path := filepath.Join(out, "benchmarks.json")
+			r, err := bench.ReadReport(path)
+			if err != nil {
+				return err
+			}
+			if from != "" {
+				// Add the sizes measured by a run that was stopped (its benchmarks-partial.json).
+				if err := r.Merge(from); err != nil {
+					return err
+				}
+				if err := r.WriteJSON(path); err != nil {
+					return err
+				}
+			}
+			return r.WriteMarkdown(filepath.Join(out, "BENCHMARKS.md"))
+		},
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	cmd.Flags().StringVar(&out, "out", "docs", "folder of benchmarks.json and BENCHMARKS.md")
+	cmd.Flags().StringVar(&from, "merge", "", "add the worlds of this report (sizes benchmarks.json lacks) and state the targets again")
+	return cmd
 }

@@ -1,62 +1,112 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rcmlake/rcmlake/bench"
 )
 
-// TestBenchHarness runs the benchmark harness on a tiny world: every figure it reports is
-// measured (positive), the full run is the sum of its stages, the floor ran, and both the
-// Markdown and the JSON carry the targets.
-func TestBenchHarness(t *testing.T) {
+// testAsCLI makes the test binary behave as rcmlake (see TestMain).
+const testAsCLI = "RCMLAKE_TEST_AS_CLI"
+
+// TestBenchSmoke runs the harness once on a tiny world (this test binary stands in for the
+// rcmlake binary of the steps) and checks the report: every stage, the floor, the queries and
+// the API were measured with positive figures, and the Markdown states the targets.
+func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("bench harness: not in -short")
+		t.Skip("runs the pipeline twice")
 	}
-	var log bytes.Buffer
-	rep, err := bench.Run(context.Background(), bench.Options{Binary: testBinary(t), Work: t.TempDir(), Scales: []float64{0.2},
-		Months: 3, Repeat: 1, MemoryLimit: "1GB", ScalingScale: 0.2, ScalingMonths: []int{2}, APIClients: 4, APIRequests: 5, Log: &log})
+	exe, err := os.Executable()
 	if err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
-	}
-	s := rep.Sizes[0]
-	if s.Transactions == 0 || s.EMRRows == 0 || s.ClaimRows == 0 || len(s.Stages) != 3 || len(s.Incremental) != 3 {
-		t.Fatalf("size report: %+v", s)
-	}
-	var sum float64
-	for _, st := range append(append([]bench.Step{}, s.Stages...), s.Floor, s.IncrementalTotal, s.ExtractSQLite) {
-		if st.Seconds <= 0 || st.PeakRSSMB <= 0 {
-			t.Errorf("step %q: %+v", st.Name, st)
-		}
-	}
-	for _, st := range s.Stages {
-		sum += st.Seconds
-		if st.Rows <= 0 || st.BytesOut <= 0 {
-			t.Errorf("stage %q moved nothing: %+v", st.Name, st)
-		}
-	}
-	if d := s.Full.Seconds - sum; d > 1e-9 || d < -1e-9 || s.FloorRatio <= 0 || s.IncrementalRowsPct <= 0 {
-		t.Errorf("full %v, stages %v, floor ratio %v, incremental rows %v%%", s.Full.Seconds, sum, s.FloorRatio, s.IncrementalRowsPct)
-	}
-	if len(s.KPI) < 2 || s.API == nil || s.API.Errors != 0 || s.API.P99Ms <= 0 || len(rep.Scaling) != 1 || len(rep.Targets) != 4 {
-		t.Errorf("kpi %v, api %+v, scaling %v, targets %v", s.KPI, s.API, rep.Scaling, rep.Targets)
-	}
-	var md, js bytes.Buffer
-	if err := bench.WriteMarkdown(&md, rep, "rcmlake bench", "notes here"); err != nil {
 		t.Fatal(err)
 	}
-	bench.WriteJSON(&js, rep)
-	var back bench.Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Sizes[0].Full.Seconds != s.Full.Seconds {
-		t.Errorf("JSON round trip: %v", err)
+	t.Setenv(testAsCLI, "1")
+	out := t.TempDir()
+	b, err := bench.New(bench.Options{Bin: exe, Dir: t.TempDir(), OutDir: out, Sizes: []float64{0.1}, Months: 3, Repeat: 1,
+		APIClients: 5, APIRequests: 4})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"## Targets", "full run vs the floor", "notes here", "| 2 |", "bench/floor.sql"} {
-		if !strings.Contains(md.String(), want) {
+	rep, err := b.Run(t.Context(), "smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Worlds) != 1 {
+		t.Fatalf("%d worlds, want 1", len(rep.Worlds))
+	}
+	w := rep.Worlds[0]
+	if w.Transactions <= 0 || w.Generate.Seconds <= 0 {
+		t.Errorf("world: %d transactions, generated in %g s", w.Transactions, w.Generate.Seconds)
+	}
+	var names []string
+	for _, ph := range []bench.Phase{w.Full, w.Incremental} {
+		names = names[:0]
+		var sum float64
+		for _, s := range ph.Stages {
+			names = append(names, s.Name)
+			if s.Seconds <= 0 || s.PeakRSS <= 0 || len(s.Runs) != 1 {
+				t.Errorf("stage %s: %g s, %d bytes RSS, %d runs", s.Name, s.Seconds, s.PeakRSS, len(s.Runs))
+			}
+			sum += s.Seconds
+		}
+		if got := strings.Join(names, ","); got != "extract,landing,silver,gold,kpi" {
+			t.Errorf("stages %s", got)
+		}
+		if d := ph.Total.Seconds - sum; d > 1e-9 || d < -1e-9 {
+			t.Errorf("total %g s is not the sum of the stages, %g s", ph.Total.Seconds, sum)
+		}
+		if ph.Lake <= 0 {
+			t.Error("no lake bytes")
+		}
+	}
+	for _, name := range []string{"extract", "silver", "gold"} {
+		for _, s := range w.Full.Stages {
+			if s.Name == name && (s.Rows <= 0 || s.RowsPerSec <= 0) {
+				t.Errorf("full %s: %d rows, %g rows/s", name, s.Rows, s.RowsPerSec)
+			}
+		}
+	}
+	if w.IncrementalRows <= 0 || w.ChangedFraction <= 0 || w.ChangedFraction >= 1 || w.IncrementalRatio <= 0 {
+		t.Errorf("incremental: %d rows, changed %g, ratio %g", w.IncrementalRows, w.ChangedFraction, w.IncrementalRatio)
+	}
+	if w.Floor.Seconds <= 0 || w.Floor.PeakRSS <= 0 || w.FloorRatio <= 0 || w.Floor.Bytes <= 0 {
+		t.Errorf("floor: %+v, ratio %g", w.Floor, w.FloorRatio)
+	}
+	if len(w.Queries) < 3 {
+		t.Errorf("%d queries", len(w.Queries))
+	}
+	if w.API == nil || w.API.Requests != 20 || w.API.P99ms <= 0 || w.API.P99ms < w.API.P50ms {
+		t.Errorf("api: %+v", w.API)
+	}
+	if len(rep.Targets) != 4 {
+		t.Errorf("%d targets, want 4", len(rep.Targets))
+	}
+	if rep.Machine.Cores <= 0 || !strings.HasPrefix(rep.Machine.DuckDB, "v") {
+		t.Errorf("machine: %+v", rep.Machine)
+	}
+
+	md := filepath.Join(out, "BENCHMARKS.md")
+	os.WriteFile(md, []byte("old\n<!-- notes:begin -->\nhand-written\n<!-- notes:end -->\n"), 0o644)
+	if err := rep.WriteMarkdown(md); err != nil {
+		t.Fatal(err)
+	}
+	text, _ := os.ReadFile(md)
+	for _, want := range []string{"## Targets", "full run vs the floor", "### Scale 0.1", "hand-written"} {
+		if !strings.Contains(string(text), want) {
 			t.Errorf("BENCHMARKS.md lacks %q", want)
 		}
+	}
+	js := filepath.Join(out, "benchmarks.json")
+	if err := rep.WriteJSON(js); err != nil {
+		t.Fatal(err)
+	}
+	var back bench.Report
+	data, _ := os.ReadFile(js)
+	if err := json.Unmarshal(data, &back); err != nil || len(back.Worlds) != 1 || back.Worlds[0].Full.Total.Seconds != w.Full.Total.Seconds {
+		t.Errorf("benchmarks.json does not read back: %v", err)
 	}
 }

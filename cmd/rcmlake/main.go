@@ -49,10 +49,8 @@ type globals struct {
 }
 
 var (
-	gflags globals
-	// stopProfiles ends --cpuprofile/--memprofile once the command has run.
-	stopProfiles func() error
-	builders     []func() *cobra.Command
+	gflags   globals
+	builders []func() *cobra.Command
 	// resolver expands ${secret:...} references for every command and remembers the values,
 	// so that logs and error messages can be redacted.
 	resolver = newResolver()
@@ -99,16 +97,14 @@ Start with "rcmlake demo" to see the whole pipeline run on a generated hospital 
 			if err := setupLogging(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
-			stop, err := startProfiles()
-			stopProfiles = stop
-			return err
+			return prof.start()
 		},
 	}
 	root.PersistentFlags().StringVarP(&gflags.configPath, "config", "c", "rcmlake.yaml", "pipeline config file")
 	root.PersistentFlags().StringVar(&gflags.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&gflags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.PersistentFlags().StringVar(&gflags.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the command to this file")
-	root.PersistentFlags().StringVar(&gflags.memProfile, "memprofile", "", "write a pprof allocation profile of the command to this file")
+	root.PersistentFlags().StringVar(&gflags.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of this command to the file")
+	root.PersistentFlags().StringVar(&gflags.memProfile, "memprofile", "", "write a pprof heap profile (allocations and live objects) at the end of the command")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, b := range builders {
 		root.AddCommand(b())
@@ -150,13 +146,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	stopProfiles = nil
 	err := root.ExecuteContext(ctx)
-	if stopProfiles != nil {
-		if perr := stopProfiles(); err == nil {
-			err = perr
-		}
-	}
+	prof.stop(stderr)
 	if err == nil {
 		return exitOK
 	}

@@ -7,41 +7,50 @@ import (
 	"runtime/pprof"
 )
 
-// startProfiles starts the CPU profile of --cpuprofile; the returned function stops it and
-// writes the heap profile of --memprofile. Profiles say where a command's time goes
-// (`go tool pprof rcmlake cpu.prof`); the bench's notes come from them.
-func startProfiles() (func() error, error) {
-	var cpu *os.File
-	if gflags.cpuProfile != "" {
-		f, err := os.Create(gflags.cpuProfile)
-		if err != nil {
-			return nil, fmt.Errorf("--cpuprofile: %w", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("--cpuprofile: %w", err)
-		}
-		cpu = f
+// profiler writes the pprof profiles asked for by --cpuprofile and --memprofile, so that the
+// benchmark harness (rcmlake bench --profile) can see where a stage's time and memory go.
+type profiler struct {
+	cpu *os.File
+}
+
+var prof profiler
+
+// start begins CPU profiling when --cpuprofile is set.
+func (p *profiler) start() error {
+	if gflags.cpuProfile == "" {
+		return nil
 	}
-	return func() error {
-		if cpu != nil {
-			pprof.StopCPUProfile()
-			if err := cpu.Close(); err != nil {
-				return err
-			}
-		}
-		if gflags.memProfile == "" {
-			return nil
-		}
-		f, err := os.Create(gflags.memProfile)
-		if err != nil {
-			return fmt.Errorf("--memprofile: %w", err)
-		}
-		runtime.GC()
-		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
-	}, nil
+	f, err := os.Create(gflags.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	p.cpu = f
+	return nil
+}
+
+// stop ends CPU profiling and writes the heap profile; errors go to stderr, as the command's
+// own result matters more than its profile.
+func (p *profiler) stop(stderr interface{ Write([]byte) (int, error) }) {
+	if p.cpu != nil {
+		pprof.StopCPUProfile()
+		p.cpu.Close()
+		p.cpu = nil
+	}
+	if gflags.memProfile == "" {
+		return
+	}
+	f, err := os.Create(gflags.memProfile)
+	if err != nil {
+		fmt.Fprintln(stderr, "--memprofile:", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC() // the heap profile shows live objects as of the last GC
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(stderr, "--memprofile:", err)
+	}
 }

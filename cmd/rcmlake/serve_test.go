@@ -36,6 +36,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// Tests that need rcmlake as a child process (the bench smoke test) run this test binary
+	// as the CLI instead of building one.
+	if os.Getenv(testAsCLI) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	code := m.Run()
 	stopEngines()
 	testenv.StopServers()

@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/rcmlake/rcmlake/internal/pgserver"
+)
+
+// postgres measures extraction from PostgreSQL: the same world generated into a throwaway
+// server (untimed), then the extract stage, from an empty lake each repeat.
+func (b *Bench) postgres(ctx context.Context) error {
+	var todo []*World
+	for _, w := range b.report.Worlds {
+		for _, s := range b.opts.Postgres {
+			if s == w.Scale {
+				todo = append(todo, w)
+			}
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	srv, err := startPostgres()
+	if err != nil {
+		for _, w := range todo {
+			w.PostgresNote = "not measured: " + err.Error()
+		}
+		b.logf("PostgreSQL: %v", err)
+		return nil
+	}
+	defer srv.Stop()
+	for i, w := range todo {
+		db := fmt.Sprintf("bench_%d", i)
+		if err := srv.CreateDB(db); err != nil {
+			return err
+		}
+		dir := filepath.Join(b.opts.Dir, fmt.Sprintf("scale-%g-postgres", w.Scale))
+		os.RemoveAll(dir)
+		if !b.opts.Keep {
+			defer os.RemoveAll(dir)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		logPath := filepath.Join(dir, "bench.log")
+		b.logf("scale %g: generate into PostgreSQL (untimed)", w.Scale)
+		g, err := b.runProc(ctx, dir, logPath, "generate", "--out", "world", "--scale", fmt.Sprint(w.Scale),
+			"--months", strconv.Itoa(b.opts.Months), "--emr-dsn", srv.DSN(db))
+		if err != nil {
+			return err
+		}
+		world := filepath.Join(dir, "world")
+		if err := b.patchConfig(world); err != nil {
+			return err
+		}
+		ws, _, err := readWorld(world)
+		if err != nil {
+			return err
+		}
+		defs := stages(ws)[:1]
+		var p Phase
+		for r := 0; r < w.Repeat; r++ {
+			os.RemoveAll(filepath.Join(world, "lake"))
+			b.logf("scale %g, repeat %d: extract from PostgreSQL", w.Scale, r+1)
+			if err := b.runPhase(ctx, world, &p, defs, ""); err != nil {
+				return err
+			}
+		}
+		st := p.stage("extract", "")
+		st.Name = "extract from PostgreSQL"
+		w.ExtractPostgres = st
+		w.PostgresNote = fmt.Sprintf("PostgreSQL %s on 127.0.0.1 (fsync off), the world loaded by generate --emr-dsn in %.0f s (untimed)", srv.Version(), g.Seconds)
+	}
+	return nil
+}
+
+// scaling times the incremental month on one world as its history grows month by month.
+func (b *Bench) scaling(ctx context.Context) (*Scaling, error) {
+	lo, hi := b.opts.ScalingMonths[0], b.opts.ScalingMonths[0]
+	for _, m := range b.opts.ScalingMonths {
+		lo, hi = min(lo, m), max(hi, m)
+	}
+	s := &Scaling{Scale: b.opts.ScalingScale}
+	root := filepath.Join(b.opts.Dir, "scaling")
+	os.RemoveAll(root)
+	if !b.opts.Keep {
+		defer os.RemoveAll(root)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return s, err
+	}
+	world := filepath.Join(root, "world")
+	logPath := filepath.Join(root, "bench.log")
+	b.logf("scaling: a %d-month world at scale %g", lo, s.Scale)
+	if _, err := b.runProc(ctx, root, logPath, "generate", "--out", world, "--scale", fmt.Sprint(s.Scale), "--months", strconv.Itoa(lo)); err != nil {
+		return s, err
+	}
+	if err := b.patchConfig(world); err != nil {
+		return s, err
+	}
+	ws, _, err := readWorld(world)
+	if err != nil {
+		return s, err
+	}
+	defs := stages(ws)
+	var full Phase
+	if err := b.runPhase(ctx, world, &full, defs, ""); err != nil {
+		return s, err
+	}
+	for m := lo; m <= hi; m++ {
+		if _, err := b.runProc(ctx, world, logPath, "generate", "--out", ".", "--append-month"); err != nil {
+			return s, err
+		}
+		if err := b.patchConfig(world); err != nil {
+			return s, err
+		}
+		var p Phase
+		b.logf("scaling: incremental month on %d months of history", m)
+		if err := b.runPhase(ctx, world, &p, defs, ""); err != nil {
+			return s, err
+		}
+		pt := ScalingPoint{Months: m, Seconds: p.Total.Seconds, Silver: p.stage("silver", "").Seconds,
+			PeakRSS: p.Total.PeakRSS, Rows: bronzeRows(p), Stages: map[string]float64{}}
+		for _, st := range p.Stages {
+			pt.Stages[st.Name] = st.Seconds
+		}
+		s.Points = append(s.Points, pt)
+	}
+	return s, nil
+}
+
+const gib = 1 << 30
+
+// targets states each acceptance target against the largest world measured.
+func targets(r *Report) []Target {
+	var w *World
+	for _, x := range r.Worlds {
+		if w == nil || x.Scale > w.Scale {
+			w = x
+		}
+	}
+	if w == nil {
+		return nil
+	}
+	var out []Target
+	add := func(name, want string, value, limit float64, measured string, lessIsBetter bool) {
+		t := Target{Name: name, Want: want, Value: value, Limit: limit, Measured: measured, Scale: w.Scale}
+		t.Met = value <= limit
+		if lessIsBetter && limit > 0 {
+			if t.Met {
+				t.Margin = fmt.Sprintf("met, %.0f%% under", 100*(1-value/limit))
+			} else {
+				t.Margin = fmt.Sprintf("missed by %.0f%%", 100*(value/limit-1))
+			}
+		}
+		out = append(out, t)
+	}
+	add("full run vs the floor", "at most 1.5x the floor", w.FloorRatio, 1.5,
+		fmt.Sprintf("%.2fx (%.1f s vs %.1f s)", w.FloorRatio, w.Full.Total.Seconds, w.Floor.Seconds), true)
+	add("incremental month", "at most 5% of a full run", w.IncrementalRatio, 0.05,
+		fmt.Sprintf("%.1f%% (%.1f s vs %.1f s)", 100*w.IncrementalRatio, w.Incremental.Total.Seconds, w.Full.Total.Seconds), true)
+	rss := max(w.Full.Total.PeakRSS, w.Incremental.Total.PeakRSS)
+	add("peak RSS", "at most 3 GiB with memory_limit "+r.Settings.MemoryLimit, float64(rss)/gib, 3,
+		fmt.Sprintf("%.2f GiB", float64(rss)/gib), true)
+	if w.API != nil {
+		add("dashboard KPI API p99", fmt.Sprintf("under 200 ms at %d clients", w.API.Clients), w.API.P99ms, 200,
+			fmt.Sprintf("%.0f ms (p50 %.1f ms, %.0f req/s)", w.API.P99ms, w.API.P50ms, w.API.ReqPerSec), true)
+	}
+	return out
+}
+
+func startPostgres() (*pgserver.Server, error) { return pgserver.Start() }
