@@ -89,7 +89,10 @@ func (r *Report) Markdown(notes string) string {
 		p("## Targets\n\n| target | want | measured | scale | result |\n|---|---|---|---|---|\n")
 		for _, t := range r.Targets {
 			res := "**met**"
-			if !t.Met {
+			switch {
+			case t.Measured == "not measured":
+				res = "-"
+			case !t.Met:
 				res = "**missed**"
 			}
 			p("| %s | %s | %s | %g | %s (%s) |\n", t.Name, t.Want, t.Measured, t.Scale, res, t.Margin)

@@ -149,6 +149,11 @@ func targets(r *Report) []Target {
 	var out []Target
 	add := func(name, want string, value, limit float64, measured string, lessIsBetter bool) {
 		t := Target{Name: name, Want: want, Value: value, Limit: limit, Measured: measured, Scale: w.Scale}
+		if value <= 0 { // a run stopped before this was measured
+			t.Measured, t.Margin = "not measured", "not measured"
+			out = append(out, t)
+			return
+		}
 		t.Met = value <= limit
 		if lessIsBetter && limit > 0 {
 			if t.Met {

@@ -253,3 +253,6 @@ func ReadReport(path string) (*Report, error) {
 	}
 	return &r, nil
 }
+
+// Restate states the targets again over the report's worlds.
+func (r *Report) Restate() { r.Targets = targets(r) }

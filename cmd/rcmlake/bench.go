@@ -165,6 +165,7 @@ func newBenchRenderCmd() *cobra.Command {
 					return err
 				}
 			}
+			r.Restate()
 			return r.WriteMarkdown(filepath.Join(out, "BENCHMARKS.md"))
 		},
 	}
