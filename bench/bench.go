@@ -33,6 +33,8 @@ type Options struct {
 	Postgres      []float64 // sizes at which to extract from PostgreSQL too
 	ScalingScale  float64   // size of the history-scaling world; 0 skips it
 	ScalingMonths []int     // history lengths the incremental month is timed at
+	ChangeScale   float64   // size of the long-history world of the 1%-changed month; 0 skips it
+	ChangeMonths  int       // its history (96: a month is about 1% of the rows)
 	APIClients    int
 	APIRequests   int // per client
 	Keep          bool
@@ -73,7 +75,10 @@ func New(o Options) (*Bench, error) {
 		}
 		o.Bin = exe
 	}
-	if len(o.Sizes) == 0 && o.ScalingScale <= 0 {
+	if o.ChangeMonths <= 0 {
+		o.ChangeMonths = 96
+	}
+	if len(o.Sizes) == 0 && o.ScalingScale <= 0 && o.ChangeScale <= 0 {
 		return nil, errors.New("nothing to measure: no sizes and no scaling run")
 	}
 	if o.Months <= 0 {
@@ -120,17 +125,29 @@ func (b *Bench) repeat(scale float64) int {
 func (b *Bench) Run(ctx context.Context, command string) (*Report, error) {
 	b.report = &Report{Started: time.Now().UTC(), Command: command, Machine: machine(ctx),
 		Settings: Settings{Sizes: b.opts.Sizes, Months: b.opts.Months, MemoryLimit: b.opts.MemoryLimit, Profile: b.opts.Profile}}
+	defer func() { // a stopped run's report too says when it ended
+		b.report.Targets = targets(b.report)
+		b.report.Finished = time.Now().UTC()
+	}()
+	// Small worlds and the history runs first, the big worlds last, so that a long run that is
+	// stopped has measured everything but the biggest world.
+	var small, big []float64
 	for _, scale := range b.opts.Sizes {
-		w, err := b.world(ctx, scale)
-		if w != nil {
-			b.report.Worlds = append(b.report.Worlds, w)
-		}
-		if err != nil {
-			return b.report, fmt.Errorf("scale %g: %w", scale, err)
+		if scale < 100 {
+			small = append(small, scale)
+		} else {
+			big = append(big, scale)
 		}
 	}
-	if err := b.postgres(ctx); err != nil {
+	if err := b.worlds(ctx, small); err != nil {
 		return b.report, err
+	}
+	if b.opts.ChangeScale > 0 {
+		s, err := b.changeMonth(ctx)
+		b.report.Change = s
+		if err != nil {
+			return b.report, fmt.Errorf("1%%-changed month: %w", err)
+		}
 	}
 	if b.opts.ScalingScale > 0 {
 		s, err := b.scaling(ctx)
@@ -139,9 +156,34 @@ func (b *Bench) Run(ctx context.Context, command string) (*Report, error) {
 			return b.report, fmt.Errorf("scaling: %w", err)
 		}
 	}
-	b.report.Targets = targets(b.report)
-	b.report.Finished = time.Now().UTC()
+	if err := b.worlds(ctx, big); err != nil {
+		return b.report, err
+	}
 	return b.report, nil
+}
+
+// worlds measures each size, then extraction from PostgreSQL at those sizes.
+func (b *Bench) worlds(ctx context.Context, sizes []float64) error {
+	for _, scale := range sizes {
+		w, err := b.world(ctx, scale)
+		if w != nil {
+			b.report.Worlds = append(b.report.Worlds, w)
+		}
+		if err != nil {
+			return fmt.Errorf("scale %g: %w", scale, err)
+		}
+	}
+	return b.postgres(ctx, sizes)
+}
+
+// checkpointHistory records a history run's points so far and hands the report on.
+func (b *Bench) checkpointHistory(name string, s *Scaling) {
+	if name == "change" {
+		b.report.Change = s
+	} else {
+		b.report.Scaling = s
+	}
+	b.checkpoint()
 }
 
 // stageDef is a stage of the pipeline and the tasks (rcmlake run --select) it runs.

@@ -18,6 +18,7 @@ type Report struct {
 	Settings Settings  `json:"settings"`
 	Worlds   []*World  `json:"worlds"`
 	Scaling  *Scaling  `json:"scaling,omitempty"`
+	Change   *Scaling  `json:"change_month,omitempty"` // the 1%-changed month on a long history
 	Targets  []Target  `json:"targets"`
 }
 
@@ -132,10 +133,23 @@ type API struct {
 	PeakRSS   int64   `json:"server_peak_rss_bytes"`
 }
 
-// Scaling is the incremental month's cost as the lake's history grows.
+// Scaling is the incremental month's cost as the lake's history grows (or, for the change
+// world, on one long history).
 type Scaling struct {
-	Scale  float64        `json:"scale"`
-	Points []ScalingPoint `json:"points"`
+	Scale        float64        `json:"scale"`
+	FirstMonths  int            `json:"first_months,omitempty"` // history of the full run
+	Transactions int64          `json:"transactions,omitempty"` // after the full run's months
+	Full         Step           `json:"full"`                   // the full run on FirstMonths
+	FullRows     int64          `json:"full_rows,omitempty"`    // rows the full run extracted
+	Points       []ScalingPoint `json:"points"`
+}
+
+// changedShare is the first incremental month's extracted rows against the full run's.
+func (s *Scaling) changedShare() float64 {
+	if s.FullRows == 0 || len(s.Points) == 0 {
+		return 0
+	}
+	return float64(s.Points[0].Rows) / float64(s.FullRows)
 }
 
 // ScalingPoint is one incremental month on a lake holding Months months of history.
@@ -224,6 +238,9 @@ func (r *Report) Merge(path string) error {
 	r.Settings.Sizes = nil
 	for _, w := range r.Worlds {
 		r.Settings.Sizes = append(r.Settings.Sizes, w.Scale)
+	}
+	if r.Change == nil {
+		r.Change = old.Change
 	}
 	if r.Scaling == nil {
 		r.Scaling = old.Scaling

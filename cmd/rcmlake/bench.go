@@ -62,7 +62,7 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 				return err
 			}
 			rep, runErr := b.Run(cmd.Context(), "rcmlake bench "+strings.Join(os.Args[2:], " "))
-			if rep == nil || (len(rep.Worlds) == 0 && rep.Scaling == nil) {
+			if rep == nil || (len(rep.Worlds) == 0 && rep.Scaling == nil && rep.Change == nil) {
 				return runErr
 			}
 			jsonPath, mdPath := filepath.Join(o.OutDir, "benchmarks.json"), filepath.Join(o.OutDir, "BENCHMARKS.md")
@@ -102,6 +102,8 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 	f.StringVar(&pgSizes, "postgres-sizes", "50,500", "sizes (among --sizes) at which to also extract from a throwaway PostgreSQL; empty for none")
 	f.Float64Var(&o.ScalingScale, "scaling-scale", 10, "size of the world whose history grows a month at a time; 0 skips it")
 	f.StringVar(&scalingMonths, "scaling-months", "2,8", "history lengths (first,last) between which each incremental month is timed")
+	f.Float64Var(&o.ChangeScale, "change-scale", 6.25, "size of the long-history world on which the 1%-changed month is timed (6.25 over 96 months: 1M transactions); 0 skips it")
+	f.IntVar(&o.ChangeMonths, "change-months", 96, "history of that world, in months")
 	f.IntVar(&o.APIClients, "clients", 50, "concurrent clients of the dashboard API load")
 	f.BoolVar(&merge, "merge", false, "keep the other sizes (and the scaling run) of the existing benchmarks.json in --out")
 	f.BoolVar(&o.Keep, "keep", false, "keep the worlds and lakes under --dir")
