@@ -1,0 +1,78 @@
+package bench
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func world(scale, full, floor, incr float64, rss int64) *World {
+	w := &World{Scale: scale, Transactions: int64(scale * 20000), Months: 12}
+	w.Full.Total = Step{Name: "total", Seconds: full, PeakRSS: rss}
+	w.Floor = Step{Seconds: floor}
+	w.FloorRatio = full / floor
+	w.Incremental.Total = Step{Seconds: incr, PeakRSS: rss / 2}
+	w.IncrementalRatio = incr / full
+	return w
+}
+
+func target(t *testing.T, ts []Target, name string) Target {
+	t.Helper()
+	for _, x := range ts {
+		if x.Name == name {
+			return x
+		}
+	}
+	t.Fatalf("no target %q in %+v", name, ts)
+	return Target{}
+}
+
+// The targets are judged on the largest world, and the incremental one on the 1%-changed
+// month when the report has it.
+func TestTargetsUseLargestWorldAndChangeMonth(t *testing.T) {
+	r := &Report{Settings: Settings{MemoryLimit: "2GB"}}
+	r.Worlds = []*World{world(1, 10, 2, 8, 300<<20), world(500, 1200, 1000, 600, 4*gib)}
+	ts := targets(r)
+	floor := target(t, ts, "full run vs the floor")
+	if floor.Scale != 500 || !floor.Met || floor.Value != 1.2 {
+		t.Errorf("floor target = %+v, want met at 1.2x on scale 500", floor)
+	}
+	if rss := target(t, ts, "peak RSS"); rss.Met || !strings.Contains(rss.Margin, "missed by 33%") {
+		t.Errorf("RSS target = %+v, want missed by 33%%", rss)
+	}
+	if inc := target(t, ts, "incremental month"); inc.Met || inc.Value != 0.5 {
+		t.Errorf("without a change month the incremental target is the 12-month world's: %+v", inc)
+	}
+
+	r.Change = &Scaling{Scale: 6.25, FirstMonths: 96, Transactions: 1_000_000, Full: Step{Seconds: 200}, FullRows: 4_000_000,
+		Points: []ScalingPoint{{Months: 96, Seconds: 8, Rows: 48_000}}}
+	inc := target(t, targets(r), "incremental month")
+	if !inc.Met || inc.Value != 0.04 || inc.Scale != 6.25 {
+		t.Errorf("change-month target = %+v, want met at 4%% on scale 6.25", inc)
+	}
+	if !strings.Contains(inc.Measured, "1.2% of rows new or changed") || !strings.Contains(inc.Measured, "96 months") {
+		t.Errorf("measured %q does not state the changed share and history", inc.Measured)
+	}
+	md := r.Markdown(notesBegin + "\n" + notesEnd)
+	if !strings.Contains(md, "## Incremental month at 1% changed") || !strings.Contains(md, "**incremental / full = 4.0%**") {
+		t.Errorf("markdown lacks the change-month section:\n%s", md)
+	}
+}
+
+// A report merged with an older one keeps the older one's change month when it has none.
+func TestMergeKeepsChangeMonth(t *testing.T) {
+	dir := t.TempDir()
+	old := &Report{Worlds: []*World{world(1, 10, 2, 8, 1)},
+		Change: &Scaling{Scale: 6.25, Points: []ScalingPoint{{Months: 96, Seconds: 1}}}}
+	path := filepath.Join(dir, "benchmarks.json")
+	if err := old.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	r := &Report{Worlds: []*World{world(500, 1, 1, 1, 1)}}
+	if err := r.Merge(path); err != nil {
+		t.Fatal(err)
+	}
+	if r.Change == nil || r.Change.Scale != 6.25 || len(r.Worlds) != 2 {
+		t.Errorf("merged report: change %+v, %d worlds", r.Change, len(r.Worlds))
+	}
+}
