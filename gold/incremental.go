@@ -154,6 +154,20 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 	if !found {
 		return false, nil
 	}
+	if was, ok := prev.TxnVersion(inputTxn + inc.driver); ok && was < drv.Version {
+		if n, err := catalog.Parse(inc.driver); err != nil {
+			return false, err
+		} else if old, err := b.Lake.Table(n).At(ctx, was); err == nil {
+			// Following the change reads the driver's added and removed files. When the added
+			// ones hold most of its bytes (an input rewritten nearly whole), that alone costs
+			// more than a rebuild, which reads the driver once.
+			if added, total := addedBytes(old, drv); float64(added) > b.maxRewriteShare()*float64(total) {
+				b.Log.Info("gold driver changed in most of its files; rebuilding", "table", "gold."+m.Name,
+					"driver", inc.driver, "added_bytes", added, "of", total)
+				return false, nil
+			}
+		}
+	}
 	eng := b.Lake.Engine
 	if err := eng.Exec(ctx, "CREATE OR REPLACE TEMP TABLE "+keys+" (k VARCHAR)"); err != nil {
 		return false, err
@@ -210,6 +224,23 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 	}
 	return true, nil
 }
+
+// addedBytes is the size of cur's files that old lacks, against cur's whole size.
+func addedBytes(old, cur *delta.Snapshot) (added, total int64) {
+	was := map[string]bool{}
+	for _, f := range old.Files() {
+		was[f.Path] = true
+	}
+	for _, f := range cur.Files() {
+		total += f.Size
+		if !was[f.Path] {
+			added += f.Size
+		}
+	}
+	return added, total
+}
+
+func (b *Builder) maxRewriteShare() float64 { return cmp.Or(b.MaxRewriteShare, DefaultMaxRewriteShare) }
 
 // changedRows is a relation of the rows that differ between two versions of a table: those of
 // the files added since old, less those of the files removed, and the other way round. Files
@@ -387,7 +418,7 @@ func (b *Builder) mergeChanges(ctx context.Context, m Model, text string, inc *i
 	if err != nil {
 		return nil, err
 	}
-	if share := cmp.Or(b.MaxRewriteShare, DefaultMaxRewriteShare); float64(len(files)) > share*float64(len(prev.Files())) {
+	if share := b.maxRewriteShare(); float64(len(files)) > share*float64(len(prev.Files())) {
 		// Rewriting most files with their carried rows costs more than recomputing the
 		// table (at 1M charges, rewriting every file took twice a rebuild's time).
 		b.Log.Info("gold changes touch most files; rebuilding", "table", "gold."+m.Name, "changed_keys", res.ChangedKeys,
