@@ -397,6 +397,12 @@ func (b *Builder) mergeChanges(ctx context.Context, m Model, text string, inc *i
 	keys := "_gold_keys_" + m.Name
 	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+keys)
 	ok, err := b.changedKeys(ctx, m, text, inc, prev, inputs, keys)
+	if err != nil && ctx.Err() == nil {
+		// Finding the changed keys is only a shortcut; when it fails (e.g. the diff of a large
+		// rewritten input runs out of memory), the rebuild still gives the right table.
+		b.Log.Warn("gold could not follow its inputs' changes; rebuilding", "table", "gold."+m.Name, "err", err)
+		return nil, nil
+	}
 	if err != nil || !ok {
 		return nil, err
 	}
