@@ -33,8 +33,8 @@ type Options struct {
 	Postgres      []float64 // sizes at which to extract from PostgreSQL too
 	ScalingScale  float64   // size of the history-scaling world; 0 skips it
 	ScalingMonths []int     // history lengths the incremental month is timed at
-	ChangeScale   float64   // size of the long-history world of the 1%-changed month; 0 skips it
-	ChangeMonths  int       // its history (96: a month is about 1% of the rows)
+	ChangeScales  []float64 // sizes of the long-history worlds of the 1%-changed month; none skips it
+	ChangeMonths  int       // their history (96: a month is about 1% of the rows)
 	APIClients    int
 	APIRequests   int // per client
 	Keep          bool
@@ -78,7 +78,7 @@ func New(o Options) (*Bench, error) {
 	if o.ChangeMonths <= 0 {
 		o.ChangeMonths = 96
 	}
-	if len(o.Sizes) == 0 && o.ScalingScale <= 0 && o.ChangeScale <= 0 {
+	if len(o.Sizes) == 0 && o.ScalingScale <= 0 && len(o.ChangeScales) == 0 {
 		return nil, errors.New("nothing to measure: no sizes and no scaling run")
 	}
 	if o.Months <= 0 {
@@ -131,7 +131,7 @@ func (b *Bench) Run(ctx context.Context, command string) (*Report, error) {
 	}()
 	// Small worlds and the history runs first, the big worlds last, so that a long run that is
 	// stopped has measured everything but the biggest world.
-	var small, big []float64
+	var small, big, smallChange, bigChange []float64
 	for _, scale := range b.opts.Sizes {
 		if scale < 100 {
 			small = append(small, scale)
@@ -139,24 +139,29 @@ func (b *Bench) Run(ctx context.Context, command string) (*Report, error) {
 			big = append(big, scale)
 		}
 	}
+	for _, scale := range b.opts.ChangeScales {
+		if scale*float64(b.opts.ChangeMonths)/12 < 100 {
+			smallChange = append(smallChange, scale)
+		} else {
+			bigChange = append(bigChange, scale)
+		}
+	}
 	if err := b.worlds(ctx, small); err != nil {
 		return b.report, err
 	}
-	if b.opts.ChangeScale > 0 {
-		s, err := b.changeMonth(ctx)
-		b.report.Change = s
-		if err != nil {
-			return b.report, fmt.Errorf("1%%-changed month: %w", err)
-		}
+	if err := b.changeMonths(ctx, smallChange); err != nil {
+		return b.report, err
 	}
 	if b.opts.ScalingScale > 0 {
-		s, err := b.scaling(ctx)
-		b.report.Scaling = s
+		err := b.scaling(ctx)
 		if err != nil {
 			return b.report, fmt.Errorf("scaling: %w", err)
 		}
 	}
 	if err := b.worlds(ctx, big); err != nil {
+		return b.report, err
+	}
+	if err := b.changeMonths(ctx, bigChange); err != nil {
 		return b.report, err
 	}
 	return b.report, nil
@@ -174,16 +179,6 @@ func (b *Bench) worlds(ctx context.Context, sizes []float64) error {
 		}
 	}
 	return b.postgres(ctx, sizes)
-}
-
-// checkpointHistory records a history run's points so far and hands the report on.
-func (b *Bench) checkpointHistory(name string, s *Scaling) {
-	if name == "change" {
-		b.report.Change = s
-	} else {
-		b.report.Scaling = s
-	}
-	b.checkpoint()
 }
 
 // stageDef is a stage of the pipeline and the tasks (rcmlake run --select) it runs.

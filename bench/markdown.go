@@ -173,19 +173,47 @@ func (r *Report) Markdown(notes string) string {
 			p("\n")
 		}
 	}
-	if c := r.Change; c != nil && len(c.Points) > 0 {
-		pt := c.Points[0]
+	if len(r.Changes) > 0 {
 		p("\n## Incremental month at 1%% changed\n\n")
-		p("A world of %s transactions over %d months (`generate --scale %g --months %d`), run in full, then one month appended (`generate --append-month`) and run incrementally. ",
-			count(c.Transactions), c.FirstMonths, c.Scale, c.FirstMonths)
-		p("The month's extracted rows are %s, **%.1f%% of the full run's %s**.\n\n", count(pt.Rows), 100*c.changedShare(), count(c.FullRows))
-		p("| run | total | extract | landing | silver | gold | kpi | peak RSS |\n|---|---|---|---|---|---|---|---|\n")
-		p("| full run (%d months) | %s | - | - | - | - | - | %s |\n", c.FirstMonths, secs(c.Full.Seconds), mib(c.Full.PeakRSS))
-		p("| incremental month %d | %s |", pt.Months+1, secs(pt.Seconds))
-		for _, st := range []string{"extract", "landing", "silver", "gold", "kpi"} {
-			p(" %s |", secs(pt.Stages[st]))
+		p("Each world is generated with a long history (`generate --scale S --months M`) and run in full; then one month is appended (`generate --append-month`) and run incrementally. ")
+		p("The month's share of rows is its extracted rows against the full run's; the last row of each world is the incremental month's time as a share of the full run's, stage by stage.\n\n")
+		p("| world | run | total | extract | landing | silver | gold | kpi | rows extracted | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		stages := []string{"extract", "landing", "silver", "gold", "kpi"}
+		for _, c := range r.Changes {
+			world := fmt.Sprintf("%s transactions over %d months (scale %g)", count(c.Transactions), c.FirstMonths, c.Scale)
+			if c.Full.Seconds <= 0 {
+				p("| %s | full run | not measured | | | | | | | |\n", world)
+				continue
+			}
+			p("| %s | full run | %s |", world, secs(c.Full.Seconds))
+			for _, st := range stages {
+				if v, ok := c.FullStages[st]; ok {
+					p(" %s |", secs(v))
+				} else {
+					p(" - |") // a report from before the full run's stages were recorded
+				}
+			}
+			p(" %s | %s |\n", count(c.FullRows), mib(c.Full.PeakRSS))
+			if len(c.Points) == 0 {
+				p("| | incremental month | not measured | | | | | | | |\n")
+				continue
+			}
+			pt := c.Points[0]
+			p("| | incremental month %d | %s |", pt.Months+1, secs(pt.Seconds))
+			for _, st := range stages {
+				p(" %s |", secs(pt.Stages[st]))
+			}
+			p(" %s (%.1f%%) | %s |\n", count(pt.Rows), 100*c.changedShare(), mib(pt.PeakRSS))
+			p("| | **incremental / full** | **%.1f%%** |", 100*pt.Seconds/c.Full.Seconds)
+			for _, st := range stages {
+				if full, ok := c.FullStages[st]; ok && full > 0 {
+					p(" %.0f%% |", 100*pt.Stages[st]/full)
+				} else {
+					p(" - |")
+				}
+			}
+			p(" | |\n")
 		}
-		p(" %s |\n\n**incremental / full = %.1f%%**.\n", mib(pt.PeakRSS), 100*pt.Seconds/max(c.Full.Seconds, 1e-9))
 	}
 	p("\n## Dashboard API\n\n`rcmlake serve` as a child process, on the lake after the incremental month; each client sends its requests one after another (6 KPI URLs in turn, with hospital, payer and period filters).\n\n")
 	p("| scale | clients | requests | p50 | p99 | max | req/s | server peak RSS |\n|---|---|---|---|---|---|---|---|\n")

@@ -11,15 +11,16 @@ import (
 // Report is what a bench run measured; docs/benchmarks.json holds it and docs/BENCHMARKS.md
 // is rendered from it.
 type Report struct {
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
-	Command  string    `json:"command"`
-	Machine  Machine   `json:"machine"`
-	Settings Settings  `json:"settings"`
-	Worlds   []*World  `json:"worlds"`
-	Scaling  *Scaling  `json:"scaling,omitempty"`
-	Change   *Scaling  `json:"change_month,omitempty"` // the 1%-changed month on a long history
-	Targets  []Target  `json:"targets"`
+	Started  time.Time  `json:"started"`
+	Finished time.Time  `json:"finished"`
+	Command  string     `json:"command"`
+	Machine  Machine    `json:"machine"`
+	Settings Settings   `json:"settings"`
+	Worlds   []*World   `json:"worlds"`
+	Scaling  *Scaling   `json:"scaling,omitempty"`
+	Changes  []*Scaling `json:"change_months,omitempty"` // the 1%-changed month on long histories, smallest first
+	Change   *Scaling   `json:"change_month,omitempty"`  // an older report's single change month; read into Changes
+	Targets  []Target   `json:"targets"`
 }
 
 // Machine describes where the figures were taken.
@@ -136,12 +137,13 @@ type API struct {
 // Scaling is the incremental month's cost as the lake's history grows (or, for the change
 // world, on one long history).
 type Scaling struct {
-	Scale        float64        `json:"scale"`
-	FirstMonths  int            `json:"first_months,omitempty"` // history of the full run
-	Transactions int64          `json:"transactions,omitempty"` // after the full run's months
-	Full         Step           `json:"full"`                   // the full run on FirstMonths
-	FullRows     int64          `json:"full_rows,omitempty"`    // rows the full run extracted
-	Points       []ScalingPoint `json:"points"`
+	Scale        float64            `json:"scale"`
+	FirstMonths  int                `json:"first_months,omitempty"`       // history of the full run
+	Transactions int64              `json:"transactions,omitempty"`       // after the full run's months
+	Full         Step               `json:"full"`                         // the full run on FirstMonths
+	FullStages   map[string]float64 `json:"full_stage_seconds,omitempty"` // its stages
+	FullRows     int64              `json:"full_rows,omitempty"`          // rows the full run extracted
+	Points       []ScalingPoint     `json:"points"`
 }
 
 // changedShare is the first incremental month's extracted rows against the full run's.
@@ -213,7 +215,7 @@ func maxInt(xs []int64) int64 {
 }
 
 // Merge adds the worlds of an earlier report (path) whose sizes this run did not measure, and
-// its scaling run when this one has none, so that sizes can be measured in separate runs (the
+// its scaling run and change months when this one has none, so that sizes can be measured in separate runs (the
 // 10M world takes long) and reported together. Each world keeps its own figures; the targets
 // are stated again over the merged worlds.
 func (r *Report) Merge(path string) error {
@@ -239,8 +241,9 @@ func (r *Report) Merge(path string) error {
 	for _, w := range r.Worlds {
 		r.Settings.Sizes = append(r.Settings.Sizes, w.Scale)
 	}
-	if r.Change == nil {
-		r.Change = old.Change
+	old.upgrade()
+	for _, c := range old.Changes {
+		r.setChange(c, false)
 	}
 	if r.Scaling == nil {
 		r.Scaling = old.Scaling
@@ -268,8 +271,40 @@ func ReadReport(path string) (*Report, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	r.upgrade()
 	return &r, nil
 }
 
 // Restate states the targets again over the report's worlds.
 func (r *Report) Restate() { r.Targets = targets(r) }
+
+// upgrade moves an older report's single change month into Changes.
+func (r *Report) upgrade() {
+	if r.Change != nil {
+		r.setChange(r.Change, false)
+		r.Change = nil
+	}
+}
+
+// setChange records the change month of one world size: it replaces the one of the same size
+// when replace is set, and otherwise is added only when that size has none.
+func (r *Report) setChange(s *Scaling, replace bool) {
+	for i, c := range r.Changes {
+		if c.Scale == s.Scale {
+			if replace {
+				r.Changes[i] = s
+			}
+			return
+		}
+	}
+	r.Changes = append(r.Changes, s)
+	sort.SliceStable(r.Changes, func(i, j int) bool { return r.Changes[i].size() < r.Changes[j].size() })
+}
+
+// size orders history worlds by their transactions (scale per 12 months when not recorded).
+func (s *Scaling) size() float64 {
+	if s.Transactions > 0 {
+		return float64(s.Transactions)
+	}
+	return s.Scale * float64(max(s.FirstMonths, 12)) / 12 * 20000
+}

@@ -44,22 +44,36 @@ func TestTargetsUseLargestWorldAndChangeMonth(t *testing.T) {
 		t.Errorf("without a change month the incremental target is the 12-month world's: %+v", inc)
 	}
 
-	r.Change = &Scaling{Scale: 6.25, FirstMonths: 96, Transactions: 1_000_000, Full: Step{Seconds: 200}, FullRows: 4_000_000,
-		Points: []ScalingPoint{{Months: 96, Seconds: 8, Rows: 48_000}}}
+	r.setChange(&Scaling{Scale: 6.25, FirstMonths: 96, Transactions: 1_000_000, Full: Step{Seconds: 200}, FullRows: 4_000_000,
+		FullStages: map[string]float64{"silver": 100}, Points: []ScalingPoint{{Months: 96, Seconds: 8, Rows: 48_000, Stages: map[string]float64{"silver": 5}}}}, true)
 	inc := target(t, targets(r), "incremental month")
 	if !inc.Met || inc.Value != 0.04 || inc.Scale != 6.25 {
 		t.Errorf("change-month target = %+v, want met at 4%% on scale 6.25", inc)
+	}
+	// A bigger change world that is still running (no month yet) does not count; once measured it does.
+	big := &Scaling{Scale: 62.5, FirstMonths: 96, Transactions: 10_000_000}
+	r.setChange(big, true)
+	if inc := target(t, targets(r), "incremental month"); inc.Scale != 6.25 {
+		t.Errorf("an unmeasured change world was judged: %+v", inc)
+	}
+	big.Full, big.FullRows = Step{Seconds: 1000}, 40_000_000
+	big.Points = []ScalingPoint{{Months: 96, Seconds: 100, Rows: 400_000}}
+	if inc := target(t, targets(r), "incremental month"); inc.Scale != 62.5 || inc.Value != 0.1 || inc.Met {
+		t.Errorf("the largest change world should be judged: %+v", inc)
 	}
 	if !strings.Contains(inc.Measured, "1.2% of rows new or changed") || !strings.Contains(inc.Measured, "96 months") {
 		t.Errorf("measured %q does not state the changed share and history", inc.Measured)
 	}
 	md := r.Markdown(notesBegin + "\n" + notesEnd)
-	if !strings.Contains(md, "## Incremental month at 1% changed") || !strings.Contains(md, "**incremental / full = 4.0%**") {
-		t.Errorf("markdown lacks the change-month section:\n%s", md)
+	for _, want := range []string{"## Incremental month at 1% changed", "| **incremental / full** | **4.0%** | - | - | 5% |", "| **incremental / full** | **10.0%** |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
 	}
 }
 
-// A report merged with an older one keeps the older one's change month when it has none.
+// A report merged with an older one keeps the older one's change months of other sizes, and
+// an older report's single change month is read as one of them.
 func TestMergeKeepsChangeMonth(t *testing.T) {
 	dir := t.TempDir()
 	old := &Report{Worlds: []*World{world(1, 10, 2, 8, 1)},
@@ -69,10 +83,21 @@ func TestMergeKeepsChangeMonth(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Report{Worlds: []*World{world(500, 1, 1, 1, 1)}}
+	r.setChange(&Scaling{Scale: 62.5, Points: []ScalingPoint{{Months: 96, Seconds: 2}}}, true)
 	if err := r.Merge(path); err != nil {
 		t.Fatal(err)
 	}
-	if r.Change == nil || r.Change.Scale != 6.25 || len(r.Worlds) != 2 {
-		t.Errorf("merged report: change %+v, %d worlds", r.Change, len(r.Worlds))
+	if len(r.Changes) != 2 || r.Changes[0].Scale != 6.25 || r.Changes[1].Scale != 62.5 || len(r.Worlds) != 2 {
+		t.Errorf("merged report: changes %+v, %d worlds", r.Changes, len(r.Worlds))
+	}
+	if err := r.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadReport(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Change != nil || len(back.Changes) != 2 {
+		t.Errorf("read back: change %+v, changes %+v", back.Change, back.Changes)
 	}
 }

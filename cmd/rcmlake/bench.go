@@ -16,7 +16,7 @@ func init() { register(newBenchCmd) }
 
 func newBenchCmd() *cobra.Command {
 	var o bench.Options
-	var sizes, pgSizes, scalingMonths string
+	var sizes, pgSizes, scalingMonths, changeScales string
 	var merge bool
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -25,13 +25,17 @@ func newBenchCmd() *cobra.Command {
 50 is 1M, 500 is 10M) and measures, each step as a child process: the full run stage by stage
 (extract, landing, silver, gold, KPI), the KPI queries, an incremental month, the dashboard API
 under 50 clients, extraction from PostgreSQL, and the same full refresh as a plain DuckDB script
-(the floor, bench/floor.sql). It reports medians of --repeat runs, peak RSS, rows/s and the
+(the floor, bench/floor.sql). On worlds with 96 months of history (--change-scale) it times the
+month that changes about 1% of the rows against their full run, and on one world (--scaling-scale)
+the incremental month as the history grows. It reports medians of --repeat runs, peak RSS, rows/s and the
 lake's growth, then states the performance targets as met or missed.
 
-It takes long: about a minute at scale 1, several at 50, and 30 minutes or more at 500.`,
+It takes long: about a minute at scale 1, several at 50, and an hour or more at 500; the whole
+default run about two hours on 2 cores.`,
 		Example: `  rcmlake bench --sizes 1 --repeat 1
   rcmlake bench --sizes 1,50 --profile
-  rcmlake bench --sizes 500 --postgres-sizes 500 --scaling-scale 0`,
+  rcmlake bench --sizes 500 --postgres-sizes 500 --scaling-scale 0 --change-scale ''
+  rcmlake bench --sizes '' --scaling-scale 0 --change-scale 62.5 --merge`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -40,6 +44,9 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 			}
 			if o.Postgres, err = floats(pgSizes); err != nil {
 				return usagef("--postgres-sizes: %v", err)
+			}
+			if o.ChangeScales, err = floats(changeScales); err != nil {
+				return usagef("--change-scale: %v", err)
 			}
 			ms, err := floats(scalingMonths)
 			if err != nil || (o.ScalingScale > 0 && len(ms) == 0) {
@@ -62,7 +69,7 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 				return err
 			}
 			rep, runErr := b.Run(cmd.Context(), "rcmlake bench "+strings.Join(os.Args[2:], " "))
-			if rep == nil || (len(rep.Worlds) == 0 && rep.Scaling == nil && rep.Change == nil) {
+			if rep == nil || (len(rep.Worlds) == 0 && rep.Scaling == nil && len(rep.Changes) == 0) {
 				return runErr
 			}
 			jsonPath, mdPath := filepath.Join(o.OutDir, "benchmarks.json"), filepath.Join(o.OutDir, "BENCHMARKS.md")
@@ -102,10 +109,10 @@ It takes long: about a minute at scale 1, several at 50, and 30 minutes or more 
 	f.StringVar(&pgSizes, "postgres-sizes", "50,500", "sizes (among --sizes) at which to also extract from a throwaway PostgreSQL; empty for none")
 	f.Float64Var(&o.ScalingScale, "scaling-scale", 10, "size of the world whose history grows a month at a time; 0 skips it")
 	f.StringVar(&scalingMonths, "scaling-months", "2,8", "history lengths (first,last) between which each incremental month is timed")
-	f.Float64Var(&o.ChangeScale, "change-scale", 6.25, "size of the long-history world on which the 1%-changed month is timed (6.25 over 96 months: 1M transactions); 0 skips it")
-	f.IntVar(&o.ChangeMonths, "change-months", 96, "history of that world, in months")
+	f.StringVar(&changeScales, "change-scale", "6.25,62.5", "sizes of the long-history worlds on which the 1%-changed month is timed (over 96 months, 6.25 is 1M transactions and 62.5 is 10M); empty skips it")
+	f.IntVar(&o.ChangeMonths, "change-months", 96, "history of those worlds, in months")
 	f.IntVar(&o.APIClients, "clients", 50, "concurrent clients of the dashboard API load")
-	f.BoolVar(&merge, "merge", false, "keep the other sizes (and the scaling run) of the existing benchmarks.json in --out")
+	f.BoolVar(&merge, "merge", false, "keep the other sizes (and the scaling run and change months) of the existing benchmarks.json in --out")
 	f.BoolVar(&o.Keep, "keep", false, "keep the worlds and lakes under --dir")
 	cmd.AddCommand(newBenchFloorCmd(), newBenchRenderCmd())
 	return cmd
