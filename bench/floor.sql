@@ -166,9 +166,10 @@ LEFT JOIN dim_icd_code i ON i.code_nodot = upper(replace(trim(t.icd_code), '.', 
 WHERE NOT t.is_quarantined
 ;
 CREATE TABLE fact_claim AS
-WITH ordered AS (
-  SELECT *, row_number() OVER (PARTITION BY claim_key ORDER BY modified_date DESC NULLS LAST, file DESC) AS last_rn
+WITH latest AS (      -- each claim's last version, as a hash aggregate (a window over every version does not fit the memory limit at 10M)
+  SELECT arg_max(rowid, (coalesce(modified_date, DATE '0001-01-01'), file)) AS version_rowid
   FROM claims_versions WHERE NOT is_quarantined
+  GROUP BY claim_key
 ),
 first_status AS (
   SELECT claim_key, arg_min(claim_status, (modified_date, file)) AS initial_status
@@ -185,10 +186,10 @@ SELECT c.claim_key, c.claim_id, c.datasource, c.transaction_key,
        coalesce(c.claim_status = 'Denied', FALSE) AS is_denied,
        coalesce(f.initial_status IN ('Paid', 'Approved'), FALSE) AS clean_first_pass,
        c.denial_reason, (t.transaction_key IS NULL) AS has_unknown_member
-FROM ordered c
+FROM claims_versions c
+JOIN latest l ON c.rowid = l.version_rowid
 LEFT JOIN first_status f ON f.claim_key = c.claim_key
 LEFT JOIN fact_transaction t ON t.transaction_key = c.transaction_key
-WHERE c.last_rn = 1
 ;
 CREATE TABLE dim_date AS
 WITH bounds AS (

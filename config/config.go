@@ -60,13 +60,17 @@ type Engine struct {
 
 // Run holds the settings of `rcmlake run`: how tasks are executed and where lineage goes.
 type Run struct {
-	Pos        `yaml:"-"`
-	Workers    int    `yaml:"workers,omitempty"`     // tasks at once; default 4
-	Retries    int    `yaml:"retries,omitempty"`     // attempts after a failure; default 2
-	Backoff    string `yaml:"backoff,omitempty"`     // first retry delay, doubling; default 2s
-	Timeout    string `yaml:"timeout,omitempty"`     // per task attempt; default none
-	LineageDir string `yaml:"lineage_dir,omitempty"` // OpenLineage events as JSON files here
-	LineageURL string `yaml:"lineage_url,omitempty"` // and/or POSTed to this OpenLineage endpoint
+	Pos     `yaml:"-"`
+	Workers int `yaml:"workers,omitempty"` // tasks at once; default 4
+	// SilverWorkers is how many silver entities are built at once, within Workers. On the
+	// embedded engine they share one DuckDB and its memory limit, so building them together
+	// adds spilling more than it adds speed.
+	SilverWorkers int    `yaml:"silver_workers,omitempty"`
+	Retries       int    `yaml:"retries,omitempty"`     // attempts after a failure; default 2
+	Backoff       string `yaml:"backoff,omitempty"`     // first retry delay, doubling; default 2s
+	Timeout       string `yaml:"timeout,omitempty"`     // per task attempt; default none
+	LineageDir    string `yaml:"lineage_dir,omitempty"` // OpenLineage events as JSON files here
+	LineageURL    string `yaml:"lineage_url,omitempty"` // and/or POSTed to this OpenLineage endpoint
 }
 
 // Ingest holds settings for the bronze layer as a whole.

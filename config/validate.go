@@ -74,6 +74,9 @@ func (c *Config) validate() Problems {
 	if c.Run.Workers < 0 || c.Run.Workers > 64 {
 		k.at(c.Run.Pos, "run.workers %d must be between 1 and 64", c.Run.Workers)
 	}
+	if c.Run.SilverWorkers < 0 || c.Run.SilverWorkers > 64 {
+		k.at(c.Run.Pos, "run.silver_workers %d must be between 1 and 64", c.Run.SilverWorkers)
+	}
 	if c.Run.Retries < 0 {
 		k.at(c.Run.Pos, "run.retries must not be negative")
 	}

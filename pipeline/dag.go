@@ -24,6 +24,7 @@ type Task struct {
 	Deps    []string // tasks that must succeed first
 	Inputs  []string // datasets read, for lineage (catalog names or source names)
 	Outputs []string // datasets written
+	Pool    string   // tasks of one pool run at most Executor.Pools[Pool] at once
 	Run     func(ctx context.Context) (Stats, error)
 }
 

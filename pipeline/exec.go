@@ -42,11 +42,12 @@ func Permanent(err error) error { return permanent{err} }
 
 // Executor runs a DAG's tasks in parallel as their dependencies succeed.
 type Executor struct {
-	Workers    int           // tasks at once; default 4
-	Retries    int           // attempts after the first failure
-	Backoff    time.Duration // delay before the first retry; doubles each time, with jitter; default 1s
-	MaxBackoff time.Duration // default 1m
-	Timeout    time.Duration // per attempt; 0 for none
+	Workers    int            // tasks at once; default 4
+	Pools      map[string]int // tasks at once per Task.Pool, within Workers; absent or 0: no limit of its own
+	Retries    int            // attempts after the first failure
+	Backoff    time.Duration  // delay before the first retry; doubles each time, with jitter; default 1s
+	MaxBackoff time.Duration  // default 1m
+	Timeout    time.Duration  // per attempt; 0 for none
 	Log        *slog.Logger
 	// OnEvent sees every task as it starts (StatusRunning) and as it ends.
 	OnEvent func(TaskRun)
@@ -98,6 +99,7 @@ func (e *Executor) Run(ctx context.Context, runID string, d *DAG, done map[strin
 	results := map[string]*TaskRun{}
 	finished := make(chan TaskRun)
 	running := 0
+	inPool := map[string]int{}
 	pending := map[string]bool{}
 	for _, id := range d.IDs() {
 		if done[id] {
@@ -140,7 +142,7 @@ func (e *Executor) Run(ctx context.Context, runID string, d *DAG, done map[strin
 					progressed = true
 					continue
 				}
-				if !ready || running >= e.Workers {
+				if !ready || running >= e.Workers || (t.Pool != "" && e.Pools[t.Pool] > 0 && inPool[t.Pool] >= e.Pools[t.Pool]) {
 					continue
 				}
 				if ctx.Err() != nil {
@@ -155,6 +157,7 @@ func (e *Executor) Run(ctx context.Context, runID string, d *DAG, done map[strin
 				results[id] = &tr
 				delete(pending, id)
 				running++
+				inPool[t.Pool]++
 				e.OnEvent(tr)
 				go func() { finished <- e.attempt(ctx, t, tr) }()
 				progressed = true
@@ -173,6 +176,7 @@ func (e *Executor) Run(ctx context.Context, runID string, d *DAG, done map[strin
 		}
 		tr := <-finished
 		running--
+		inPool[d.tasks[tr.Task].Pool]--
 		results[tr.Task] = &tr
 		e.OnEvent(tr)
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,5 +240,52 @@ func TestCycleIsRefused(t *testing.T) {
 	}
 	if _, err := NewDAG([]*Task{{ID: "a", Deps: []string{"x"}}}); err == nil {
 		t.Error("a dependency on a missing task was accepted")
+	}
+}
+
+// A pool's limit holds its tasks to that many at once while other tasks still run beside them.
+func TestPoolLimitsItsTasks(t *testing.T) {
+	var mu sync.Mutex
+	inPool, maxInPool, maxAll, all := 0, 0, 0, 0
+	var tasks []*Task
+	for i := range 6 {
+		pool := ""
+		if i%2 == 0 {
+			pool = "silver"
+		}
+		tasks = append(tasks, &Task{ID: fmt.Sprintf("t%d", i), Pool: pool, Run: func(ctx context.Context) (Stats, error) {
+			mu.Lock()
+			all++
+			maxAll = max(maxAll, all)
+			if pool != "" {
+				inPool++
+				maxInPool = max(maxInPool, inPool)
+			}
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+			mu.Lock()
+			all--
+			if pool != "" {
+				inPool--
+			}
+			mu.Unlock()
+			return Stats{}, nil
+		}})
+	}
+	d, err := NewDAG(tasks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := (&Executor{Workers: 4, Pools: map[string]int{"silver": 1}, Sleep: noSleep}).Run(context.Background(), "r", d, nil)
+	for _, r := range runs {
+		if r.Status != StatusSuccess {
+			t.Fatalf("%s: %s %s", r.Task, r.Status, r.Error)
+		}
+	}
+	if maxInPool != 1 {
+		t.Errorf("pool tasks at once = %d, want 1", maxInPool)
+	}
+	if maxAll < 2 {
+		t.Errorf("tasks at once = %d: the pool's limit held back the other tasks too", maxAll)
 	}
 }

@@ -128,7 +128,7 @@ func Plan(o *Options, runID string) (*DAG, error) {
 		entities[e.Name] = true
 	}
 	for _, e := range cfg.Silver.Entities {
-		t := &Task{ID: "silver." + e.Name, Outputs: []string{"silver/" + e.Name}}
+		t := &Task{ID: "silver." + e.Name, Outputs: []string{"silver/" + e.Name}, Pool: "silver"}
 		for _, s := range e.Sources {
 			dep := "bronze." + s.Datasource + "." + s.Table
 			t.Inputs = append(t.Inputs, "bronze/"+s.Datasource+"/"+s.Table)
@@ -315,7 +315,8 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	if o.Resolver != nil {
 		redact = o.Resolver.Redact
 	}
-	exec := &Executor{Workers: cfg.Run.Workers, Retries: 2, Backoff: 2 * time.Second, Log: o.Log, Redact: redact, Sleep: o.Sleep}
+	exec := &Executor{Workers: cfg.Run.Workers, Retries: 2, Backoff: 2 * time.Second, Log: o.Log, Redact: redact, Sleep: o.Sleep,
+		Pools: map[string]int{"silver": cfg.Run.SilverWorkers}}
 	if o.Workers > 0 {
 		exec.Workers = o.Workers
 	}
