@@ -406,6 +406,13 @@ func (b *Bench) world(ctx context.Context, scale float64) (*World, error) {
 		os.RemoveAll(filepath.Join(floorIn, "floor.duckdb.wal"))
 		s, err := b.runProc(ctx, floorIn, filepath.Join(root, "floor.log"), "bench", "floor",
 			"--memory-limit", b.opts.MemoryLimit, "--temp-dir", filepath.Join(b.opts.Dir, "duckdb-tmp"))
+		if err != nil && ctx.Err() == nil {
+			// The floor failing (out of memory, say) is a finding about the floor, not a
+			// reason to lose the rest of the run: the report says why it is missing.
+			w.Floor, w.FloorError = Step{Name: "floor", Command: w.Floor.Command}, failureReason(err)
+			b.logf("  floor failed: %s", w.FloorError)
+			break
+		}
 		if err != nil {
 			return w, err
 		}
@@ -486,4 +493,16 @@ func machine(ctx context.Context) Machine {
 	}
 	m.DuckDB = duckdbVersion(ctx)
 	return m
+}
+
+// failureReason is the line of a failed step's error that says why: the child's own
+// "Error: ..." line when it printed one, else the first line.
+func failureReason(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for _, l := range lines[1:] {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "Error: ") {
+			return strings.TrimPrefix(l, "Error: ")
+		}
+	}
+	return lines[0]
 }

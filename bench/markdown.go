@@ -126,8 +126,12 @@ func (r *Report) Markdown(notes string) string {
 		p("| **total** | **%s** | | %s transactions | %s | %s | **%s** | | %s |\n\n", secs(w.Full.Total.Seconds),
 			rate(float64(w.Transactions)/w.Full.Total.Seconds), mib(w.Full.Total.PeakRSS), mib(w.Full.Lake),
 			secs(w.Incremental.Total.Seconds), mib(w.Incremental.Total.PeakRSS))
-		p("- Full run (seconds per repeat: %s); the floor: %s (seconds per repeat: %s), peak RSS %s; **rcmlake / floor = %.2fx**.\n",
-			runsText(w.Full.Total.Runs), secs(w.Floor.Seconds), runsText(w.Floor.Runs), mib(w.Floor.PeakRSS), w.FloorRatio)
+		if w.FloorError != "" {
+			p("- Full run (seconds per repeat: %s); the floor failed: %s.\n", runsText(w.Full.Total.Runs), w.FloorError)
+		} else {
+			p("- Full run (seconds per repeat: %s); the floor: %s (seconds per repeat: %s), peak RSS %s; **rcmlake / floor = %.2fx**.\n",
+				runsText(w.Full.Total.Runs), secs(w.Floor.Seconds), runsText(w.Floor.Runs), mib(w.Floor.PeakRSS), w.FloorRatio)
+		}
 		p("- Incremental month (seconds per repeat: %s): it extracted %s rows, %.1f%% of the full run's %s; **incremental / full = %.1f%%** (silver alone: %.1f%%).\n",
 			runsText(w.Incremental.Total.Runs), count(w.IncrementalRows), 100*w.ChangedFraction, count(bronzeRows(w.Full)), 100*w.IncrementalRatio, 100*w.SilverRatio)
 		p("- Lake after the full run: %s; after the incremental month: %s.\n\n", mib(w.Full.Lake), mib(w.Incremental.Lake))

@@ -184,8 +184,11 @@ func targets(r *Report) []Target {
 	var out []Target
 	add := func(name, want string, value, limit float64, measured string, lessIsBetter bool) {
 		t := Target{Name: name, Want: want, Value: value, Limit: limit, Measured: measured, Scale: w.Scale}
-		if value <= 0 { // a run stopped before this was measured
+		if value <= 0 { // a run stopped before this was measured, or the floor failed
 			t.Measured, t.Margin = "not measured", "not measured"
+			if name == "full run vs the floor" && w.FloorError != "" {
+				t.Measured = "the floor failed: " + w.FloorError
+			}
 			out = append(out, t)
 			return
 		}

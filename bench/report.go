@@ -114,6 +114,8 @@ type World struct {
 
 	Queries []*Step `json:"queries"`
 	Floor   Step    `json:"floor"`
+	// FloorError says why the floor has no figure, when it failed.
+	FloorError string `json:"floor_error,omitempty"`
 	// FloorRatio is rcmlake's full run (all stages) over the floor.
 	FloorRatio float64 `json:"floor_ratio"`
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,5 +100,23 @@ func TestMergeKeepsChangeMonth(t *testing.T) {
 	}
 	if back.Change != nil || len(back.Changes) != 2 {
 		t.Errorf("read back: change %+v, changes %+v", back.Change, back.Changes)
+	}
+}
+
+// A floor that failed leaves the ratio unmeasured, with the reason in the target and the report.
+func TestFailedFloorIsReported(t *testing.T) {
+	r := &Report{Settings: Settings{MemoryLimit: "2GB"}, Worlds: []*World{world(500, 1200, 1, 600, 2*gib)}}
+	w := r.Worlds[0]
+	w.Floor, w.FloorRatio = Step{}, 0
+	w.FloorError = failureReason(errors.New("rcmlake bench floor: exit status 1\n  Error: floor statement 15: Out of Memory Error: failed to pin block\n  \n  Possible solutions:"))
+	if w.FloorError != "floor statement 15: Out of Memory Error: failed to pin block" {
+		t.Fatalf("reason = %q", w.FloorError)
+	}
+	ft := target(t, targets(r), "full run vs the floor")
+	if ft.Met || !strings.Contains(ft.Measured, "the floor failed: floor statement 15") {
+		t.Errorf("floor target = %+v", ft)
+	}
+	if md := r.Markdown(notesBegin + "\n" + notesEnd); !strings.Contains(md, "the floor failed: floor statement 15") {
+		t.Errorf("markdown does not say the floor failed:\n%s", md)
 	}
 }
