@@ -128,6 +128,8 @@ func (r *Report) Markdown(notes string) string {
 			secs(w.Incremental.Total.Seconds), mib(w.Incremental.Total.PeakRSS))
 		if w.FloorError != "" {
 			p("- Full run (seconds per repeat: %s); the floor failed: %s.\n", runsText(w.Full.Total.Runs), w.FloorError)
+		} else if w.Floor.Seconds <= 0 {
+			p("- Full run (seconds per repeat: %s); the floor did not finish (see the notes).\n", runsText(w.Full.Total.Runs))
 		} else {
 			p("- Full run (seconds per repeat: %s); the floor: %s (seconds per repeat: %s), peak RSS %s; **rcmlake / floor = %.2fx**.\n",
 				runsText(w.Full.Total.Runs), secs(w.Floor.Seconds), runsText(w.Floor.Runs), mib(w.Floor.PeakRSS), w.FloorRatio)

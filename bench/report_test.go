@@ -116,6 +116,12 @@ func TestFailedFloorIsReported(t *testing.T) {
 	if ft.Met || !strings.Contains(ft.Measured, "the floor failed: floor statement 15") {
 		t.Errorf("floor target = %+v", ft)
 	}
+	// With a smaller world whose floor finished, the ratio is that world's, and the failure is named.
+	r.Worlds = append([]*World{world(50, 90, 20, 40, gib)}, r.Worlds...)
+	ft = target(t, targets(r), "full run vs the floor")
+	if ft.Scale != 50 || ft.Value != 4.5 || !strings.Contains(ft.Measured, "at scale 500 the floor did not finish: floor statement 15") {
+		t.Errorf("floor target with a smaller world = %+v", ft)
+	}
 	if md := r.Markdown(notesBegin + "\n" + notesEnd); !strings.Contains(md, "the floor failed: floor statement 15") {
 		t.Errorf("markdown does not say the floor failed:\n%s", md)
 	}
