@@ -38,7 +38,10 @@ type Options struct {
 	APIClients    int
 	APIRequests   int // per client
 	Keep          bool
-	Log           io.Writer
+	// PostgresOnto, when set, is an earlier report: the run only extracts from PostgreSQL at
+	// its worlds' sizes among Postgres, and adds those figures to it.
+	PostgresOnto *Report
+	Log          io.Writer
 	// Progress, when set, gets the report so far after each phase, so that a long run that
 	// is stopped still leaves its figures.
 	Progress func(*Report)
@@ -78,7 +81,7 @@ func New(o Options) (*Bench, error) {
 	if o.ChangeMonths <= 0 {
 		o.ChangeMonths = 96
 	}
-	if len(o.Sizes) == 0 && o.ScalingScale <= 0 && len(o.ChangeScales) == 0 {
+	if len(o.Sizes) == 0 && o.ScalingScale <= 0 && len(o.ChangeScales) == 0 && o.PostgresOnto == nil {
 		return nil, errors.New("nothing to measure: no sizes and no scaling run")
 	}
 	if o.Months <= 0 {
@@ -129,6 +132,15 @@ func (b *Bench) Run(ctx context.Context, command string) (*Report, error) {
 		b.report.Targets = targets(b.report)
 		b.report.Finished = time.Now().UTC()
 	}()
+	if r := b.opts.PostgresOnto; r != nil {
+		r.Command += "` and `" + command
+		b.report = r
+		var sizes []float64
+		for _, w := range r.Worlds {
+			sizes = append(sizes, w.Scale)
+		}
+		return r, b.postgres(ctx, sizes)
+	}
 	// Small worlds and the history runs first, the big worlds last, so that a long run that is
 	// stopped has measured everything but the biggest world.
 	var small, big, smallChange, bigChange []float64

@@ -17,7 +17,7 @@ func init() { register(newBenchCmd) }
 func newBenchCmd() *cobra.Command {
 	var o bench.Options
 	var sizes, pgSizes, scalingMonths, changeScales string
-	var merge bool
+	var merge, postgresOnly bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmark the pipeline on generated worlds and write docs/BENCHMARKS.md and docs/benchmarks.json",
@@ -57,6 +57,14 @@ default run about two hours on 2 cores.`,
 			}
 			if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 				return err
+			}
+			if postgresOnly {
+				// Add PostgreSQL extraction to the report in --out, for its worlds among --postgres-sizes.
+				base, err := bench.ReadReport(filepath.Join(o.OutDir, "benchmarks.json"))
+				if err != nil {
+					return usagef("--postgres-only needs an earlier report: %v", err)
+				}
+				o.PostgresOnto, merge = base, false
 			}
 			o.Log = cmd.ErrOrStderr()
 			partialJSON, partialMD := filepath.Join(o.OutDir, "benchmarks-partial.json"), filepath.Join(o.OutDir, "BENCHMARKS-partial.md")
@@ -114,6 +122,7 @@ default run about two hours on 2 cores.`,
 	f.IntVar(&o.APIClients, "clients", 50, "concurrent clients of the dashboard API load")
 	f.BoolVar(&merge, "merge", false, "keep the other sizes (and the scaling run and change months) of the existing benchmarks.json in --out")
 	f.BoolVar(&o.Keep, "keep", false, "keep the worlds and lakes under --dir")
+	f.BoolVar(&postgresOnly, "postgres-only", false, "only extract from PostgreSQL at --postgres-sizes, adding the figures to the benchmarks.json in --out (for worlds it already holds)")
 	cmd.AddCommand(newBenchFloorCmd(), newBenchRenderCmd())
 	return cmd
 }
