@@ -87,8 +87,7 @@ func (b *Bench) scaling(ctx context.Context) error {
 	for _, m := range b.opts.ScalingMonths {
 		lo, hi = min(lo, m), max(hi, m)
 	}
-	_, err := b.history(ctx, "scaling", b.opts.ScalingScale, lo, hi, func(s *Scaling) { b.report.Scaling = s })
-	return err
+	return b.history(ctx, "scaling", b.opts.ScalingScale, lo, hi, func(s *Scaling) { b.report.Scaling = s })
 }
 
 // changeMonths times one incremental month on each size of world with a long history, where
@@ -97,7 +96,7 @@ func (b *Bench) scaling(ctx context.Context) error {
 func (b *Bench) changeMonths(ctx context.Context, scales []float64) error {
 	for _, scale := range scales {
 		months := b.opts.ChangeMonths
-		if _, err := b.history(ctx, fmt.Sprintf("change-%g", scale), scale, months, months,
+		if err := b.history(ctx, fmt.Sprintf("change-%g", scale), scale, months, months,
 			func(s *Scaling) { b.report.setChange(s, true) }); err != nil {
 			return fmt.Errorf("1%%-changed month at scale %g: %w", scale, err)
 		}
@@ -108,7 +107,7 @@ func (b *Bench) changeMonths(ctx context.Context, scales []float64) error {
 // history generates a world of lo months at scale, runs it in full, then appends months up
 // to hi, timing each month's incremental run. record gets the figures so far after each
 // phase, and they are checkpointed, so that a stopped run keeps them.
-func (b *Bench) history(ctx context.Context, name string, scale float64, lo, hi int, record func(*Scaling)) (*Scaling, error) {
+func (b *Bench) history(ctx context.Context, name string, scale float64, lo, hi int, record func(*Scaling)) error {
 	s := &Scaling{Scale: scale, FirstMonths: lo}
 	record(s)
 	root := filepath.Join(b.opts.Dir, name)
@@ -117,27 +116,27 @@ func (b *Bench) history(ctx context.Context, name string, scale float64, lo, hi 
 		defer os.RemoveAll(root)
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return s, err
+		return err
 	}
 	world := filepath.Join(root, "world")
 	logPath := filepath.Join(root, "bench.log")
 	b.logf("%s: a %d-month world at scale %g", name, lo, s.Scale)
 	if _, err := b.runProc(ctx, root, logPath, "generate", "--out", world, "--scale", fmt.Sprint(s.Scale), "--months", strconv.Itoa(lo)); err != nil {
-		return s, err
+		return err
 	}
 	if err := b.patchConfig(world); err != nil {
-		return s, err
+		return err
 	}
 	ws, _, err := readWorld(world)
 	if err != nil {
-		return s, err
+		return err
 	}
 	s.Transactions = ws.Transactions
 	defs := stages(ws)
 	var full Phase
 	b.logf("%s: full run on %d months", name, lo)
 	if err := b.runPhase(ctx, world, &full, defs, ""); err != nil {
-		return s, err
+		return err
 	}
 	s.Full, s.FullRows = full.Total, bronzeRows(full)
 	s.FullStages = map[string]float64{}
@@ -147,15 +146,15 @@ func (b *Bench) history(ctx context.Context, name string, scale float64, lo, hi 
 	b.checkpoint()
 	for m := lo; m <= hi; m++ {
 		if _, err := b.runProc(ctx, world, logPath, "generate", "--out", ".", "--append-month"); err != nil {
-			return s, err
+			return err
 		}
 		if err := b.patchConfig(world); err != nil {
-			return s, err
+			return err
 		}
 		var p Phase
 		b.logf("%s: incremental month on %d months of history", name, m)
 		if err := b.runPhase(ctx, world, &p, defs, ""); err != nil {
-			return s, err
+			return err
 		}
 		pt := ScalingPoint{Months: m, Seconds: p.Total.Seconds, Silver: p.stage("silver", "").Seconds,
 			PeakRSS: p.Total.PeakRSS, Rows: bronzeRows(p), Stages: map[string]float64{}}
@@ -165,19 +164,14 @@ func (b *Bench) history(ctx context.Context, name string, scale float64, lo, hi 
 		s.Points = append(s.Points, pt)
 		b.checkpoint()
 	}
-	return s, nil
+	return nil
 }
 
 const gib = 1 << 30
 
 // targets states each acceptance target against the largest world measured.
 func targets(r *Report) []Target {
-	var w *World
-	for _, x := range r.Worlds {
-		if w == nil || x.Scale > w.Scale {
-			w = x
-		}
-	}
+	w := largest(r)
 	if w == nil {
 		return nil
 	}
@@ -186,9 +180,6 @@ func targets(r *Report) []Target {
 		t := Target{Name: name, Want: want, Value: value, Limit: limit, Measured: measured, Scale: w.Scale}
 		if value <= 0 { // a run stopped before this was measured, or the floor failed
 			t.Measured, t.Margin = "not measured", "not measured"
-			if name == "full run vs the floor" && w.FloorError != "" {
-				t.Measured = "the floor failed: " + w.FloorError
-			}
 			out = append(out, t)
 			return
 		}
@@ -220,6 +211,9 @@ func targets(r *Report) []Target {
 	n := len(out)
 	add("full run vs the floor", "at most 1.5x the floor", fw.FloorRatio, 1.5, measured, true)
 	out[n].Scale = fw.Scale
+	if fw.FloorRatio <= 0 && w.FloorError != "" {
+		out[n].Measured = "the floor failed: " + w.FloorError
+	}
 	if c := largestChange(r); c != nil {
 		// The target's month changes 1% of the rows: measured on the largest long-history world.
 		pt := c.Points[0]
