@@ -131,16 +131,27 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 		}
 		srcs = append(srcs, src)
 	}
+	// Arrival numbers continue the table's counter, so that versions sharing a source
+	// sequence are ordered by arrival across batches, not only inside one.
+	firstSeq := int64(0)
+	if existing != nil && !b.FullRefresh {
+		var err error
+		if firstSeq, err = b.lastIngestSeq(ctx, existing); err != nil {
+			return res, err
+		}
+	}
+	lastSeq := firstSeq
 	var staged []string
-	for i, s := range srcs {
+	for _, s := range srcs {
 		if len(s.files) == 0 {
 			continue
 		}
-		q, err := b.stageSQL(ctx, e, s, i)
+		q, n, err := b.stageSQL(ctx, s, lastSeq)
 		if err != nil {
 			return res, err
 		}
 		staged = append(staged, q)
+		lastSeq += n
 	}
 	if len(staged) == 0 {
 		res.Skipped = true
@@ -286,9 +297,10 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 			}
 		}
 		carried := append(append([]string{}, s.Columns...), ColHash)
-		if res.Deleted, err = b.markDeletes(ctx, e, srcs, existingScan, incoming, carried); err != nil {
+		if res.Deleted, err = b.markDeletes(ctx, e, srcs, existingScan, incoming, carried, lastSeq); err != nil {
 			return res, err
 		}
+		lastSeq += res.Deleted
 	}
 	opts := duckdb.WriteOptions{Operation: "MERGE", Read: existing,
 		Params: map[string]any{"entity": e.Name, "sources": len(srcs)},
@@ -299,7 +311,7 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	}
 	// One commit per build; it records, per source, how many bronze loads it has taken in.
 	m := &merger{b: b, tbl: tbl, existing: existing, scd: s, incoming: incoming, tmp: tmp}
-	w, ms, err := m.write(ctx, withAllTxns(opts, srcs))
+	w, ms, err := m.write(ctx, withAllTxns(opts, srcs, firstSeq, lastSeq))
 	if err != nil {
 		return res, err
 	}
@@ -316,12 +328,16 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	return res, nil
 }
 
-// withAllTxns records every source's processed load count in the commit.
-func withAllTxns(opts duckdb.WriteOptions, srcs []source) duckdb.WriteOptions {
+// withAllTxns records in the commit every source's processed load count, and the last
+// arrival number used when the batch used any (a load may hold no rows).
+func withAllTxns(opts duckdb.WriteOptions, srcs []source, firstSeq, lastSeq int64) duckdb.WriteOptions {
 	for _, s := range srcs {
 		if len(s.files) > 0 {
 			opts.Txns = append(opts.Txns, delta.Txn{AppID: appID(s.cfg), Version: int64(s.loads)})
 		}
+	}
+	if lastSeq > firstSeq {
+		opts.Txns = append(opts.Txns, delta.Txn{AppID: ingestSeqAppID, Version: lastSeq})
 	}
 	opts.Txn = nil
 	return opts
@@ -329,7 +345,32 @@ func withAllTxns(opts duckdb.WriteOptions, srcs []source) duckdb.WriteOptions {
 
 func appID(s config.EntitySource) string { return "bronze:" + s.Datasource + "." + s.Table }
 
-// stageSQL maps one source's new bronze files onto the entity's CDM column names.
+// ingestSeqAppID is the txn that holds a silver table's last arrival number (_ingest_seq).
+// A txn version must grow with each commit that carries it, so a batch that numbers no row
+// leaves it out.
+const ingestSeqAppID = "rcmlake:ingest_seq"
+
+// legacyMarkerSeq is where tables written before the counter numbered their delete markers.
+const legacyMarkerSeq = 9_000_000_000_000_000
+
+// lastIngestSeq is the last arrival number a silver table used. Tables written before the
+// counter existed have no txn for it: their largest number is read once, leaving out the
+// delete markers, which were numbered from legacyMarkerSeq.
+func (b *Builder) lastIngestSeq(ctx context.Context, s *delta.Snapshot) (int64, error) {
+	if v, ok := s.TxnVersion(ingestSeqAppID); ok {
+		return v, nil
+	}
+	scan, err := b.Lake.ScanSQL(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	r, err := b.Lake.Engine.Query(ctx, fmt.Sprintf("SELECT coalesce(max(%[1]s), 0) FROM %[2]s t WHERE %[1]s < %[3]d", ColIngestSeq, scan, int64(legacyMarkerSeq)))
+	if err != nil {
+		return 0, fmt.Errorf("reading the last arrival number: %w", err)
+	}
+	return toInt(r.Rows[0][0]), nil
+}
+
 // timestampSQL is a UTC timestamp literal.
 func timestampSQL(t time.Time) string {
 	return "CAST(TIMESTAMPTZ '" + t.UTC().Format(time.RFC3339Nano) + "' AS TIMESTAMP)"
@@ -338,14 +379,23 @@ func timestampSQL(t time.Time) string {
 // nowSQL is the build's clock as a SQL timestamp.
 func (b *Builder) nowSQL() string { return timestampSQL(b.Now()) }
 
-func (b *Builder) stageSQL(ctx context.Context, e config.Entity, s source, idx int) (string, error) {
+// stageSQL maps one source's new bronze files onto the entity's CDM column names. Its rows
+// are numbered in arrival order (bronze load, then file and row) after lastSeq; it returns
+// how many numbers it used.
+func (b *Builder) stageSQL(ctx context.Context, s source, lastSeq int64) (string, int64, error) {
 	var paths []string
 	for _, f := range s.files {
 		p, err := b.Lake.LocalPath(ctx, f)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
-		paths = append(paths, "'"+strings.ReplaceAll(p, "'", "''")+"'")
+		paths = append(paths, duckdb.Literal(p))
+	}
+	files := "[" + strings.Join(paths, ", ") + "]"
+	// Parquet footers give the count without reading the rows.
+	r, err := b.Lake.Engine.Query(ctx, "SELECT count(*) FROM read_parquet("+files+")")
+	if err != nil {
+		return "", 0, fmt.Errorf("counting %s.%s's new rows: %w", s.cfg.Datasource, s.cfg.Table, err)
 	}
 	keys := make([]string, 0, len(s.cfg.Columns))
 	for k := range s.cfg.Columns {
@@ -361,9 +411,9 @@ func (b *Builder) stageSQL(ctx context.Context, e config.Entity, s source, idx i
 		seq = fmt.Sprintf("coalesce(TRY_CAST(%s AS TIMESTAMP), %s)", expr, seq)
 	}
 	return fmt.Sprintf(`SELECT %s, '%s' AS datasource, %s AS %s,
-		CAST(%d AS BIGINT) * 1000000000000 + row_number() OVER (ORDER BY %s, filename, file_row_number) AS %s
-		FROM read_parquet([%s], union_by_name = true, hive_partitioning = false, filename = true, file_row_number = true)`,
-		strings.Join(sel, ", "), s.cfg.Datasource, seq, ColSeq, idx+1, bronze.ColLoadTime, ColIngestSeq, strings.Join(paths, ", ")), nil
+		CAST(%d AS BIGINT) + row_number() OVER (ORDER BY %s, filename, file_row_number) AS %s
+		FROM read_parquet(%s, union_by_name = true, hive_partitioning = false, filename = true, file_row_number = true)`,
+		strings.Join(sel, ", "), s.cfg.Datasource, seq, ColSeq, lastSeq, bronze.ColLoadTime, ColIngestSeq, files), toInt(r.Rows[0][0]), nil
 }
 
 func columnsOf(ctx context.Context, e *duckdb.Engine, table string) ([]string, error) {

@@ -325,3 +325,53 @@ func TestQualityAuditAndFreshness(t *testing.T) {
 		t.Errorf("freshness rows %v %v", r.Rows, err)
 	}
 }
+
+// TestLaterArrivalWinsASequenceTie: a row corrected in place keeps its ModifiedDate, so its
+// new version ties the stored one on the source sequence. The version that arrived later must
+// be current even when the source returns it earlier within its batch than the stored one
+// sat within its own (arrival numbers are per table, not per batch).
+func TestLaterArrivalWinsASequenceTie(t *testing.T) {
+	p := newPipeline(t)
+	p.run(t, "r1")
+	h := p.m.Hospitals[0]
+	if h.Style != "a" {
+		t.Fatalf("hospital 0 has style %q, the test expects a", h.Style)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(p.dir, h.DSN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The last row holding the newest watermark: the next incremental load takes that
+	// watermark again, and the row came late in the first load.
+	var id string
+	var rowid, n int64
+	if err := db.QueryRow(`SELECT PatientID, rowid, (SELECT count(*) FROM patients) FROM patients
+		WHERE ModifiedDate = (SELECT max(ModifiedDate) FROM patients) AND PatientID IS NOT NULL ORDER BY rowid DESC LIMIT 1`).Scan(&id, &rowid, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n < 2 {
+		t.Fatalf("hospital a has %d patients", n)
+	}
+	// Correct it in place and move it ahead of every other row, so the source returns it
+	// first.
+	for _, q := range []string{
+		"CREATE TEMP TABLE moved AS SELECT * FROM patients WHERE rowid = ?",
+		"UPDATE moved SET FirstName = 'Corrected'",
+		"DELETE FROM patients WHERE rowid = ?",
+		"INSERT INTO patients (rowid, PatientID, FirstName, LastName, MiddleName, SSN, PhoneNumber, Gender, DOB, Address, ModifiedDate) SELECT (SELECT min(rowid) - 1 FROM patients), PatientID, FirstName, LastName, MiddleName, SSN, PhoneNumber, Gender, DOB, Address, ModifiedDate FROM moved",
+	} {
+		var args []any
+		if strings.Contains(q, "?") {
+			args = append(args, rowid)
+		}
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	p.run(t, "r2")
+	q := "SELECT count(*) FILTER (WHERE is_current AND first_name = 'Corrected') * 10 + count(*) FILTER (WHERE is_current) FROM %s WHERE patient_id = '" + id + "' AND datasource = '" + h.Code + "'"
+	if got := p.one(t, "patients", q); got != 11 {
+		t.Errorf("patient %s: current versions with the correction*10 + current versions = %d, want 11 (the later arrival current)", id, got)
+	}
+}

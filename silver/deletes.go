@@ -57,8 +57,9 @@ func (b *Builder) sourceKeySet(e config.Entity, s source) (*keySet, string) {
 // markDeletes adds a deleted-marker row to the incoming batch for every key whose newest
 // version came from a source that no longer holds it. The marker repeats the last known
 // values, so the deleted version reads like the one before it; its hash differs, so a key
-// that comes back later is a new version again. Returns the number of markers.
-func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []source, existingScan, incoming string, carried []string) (int64, error) {
+// that comes back later is a new version again. Markers take the arrival numbers after
+// lastSeq, in turn. Returns the number of markers.
+func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []source, existingScan, incoming string, carried []string, lastSeq int64) (int64, error) {
 	perDatasource := map[string]int{}
 	for _, s := range e.Sources {
 		perDatasource[s.Datasource]++
@@ -96,7 +97,7 @@ func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []sourc
 		q := fmt.Sprintf(`INSERT INTO %[1]s BY NAME
 SELECT %[2]s, md5('deleted|' || %[3]s) AS %[3]s,
   greatest(CAST(%[4]s AS TIMESTAMP), CAST(%[5]s AS TIMESTAMP) + INTERVAL 1 MICROSECOND) AS %[5]s,
-  TRUE AS %[6]s, CAST(9000000000000000 + row_number() OVER () AS BIGINT) AS %[7]s
+  TRUE AS %[6]s, CAST(%[13]d + row_number() OVER () AS BIGINT) AS %[7]s
 FROM (
   SELECT *, row_number() OVER (PARTITION BY %[8]s ORDER BY %[5]s DESC, %[7]s DESC) AS _rcmlake_latest
   FROM (%[9]s) u
@@ -104,7 +105,7 @@ FROM (
 WHERE _rcmlake_latest = 1 AND %[10]s IS NOT NULL
   AND %[10]s NOT IN (SELECT CAST(%[11]s AS VARCHAR) FROM read_parquet([%[12]s], union_by_name = true) WHERE %[11]s IS NOT NULL)`,
 			incoming, strings.Join(without(carried, ColHash), ", "), ColHash, ks.at, ColSeq, ColIsDeleted, ColIngestSeq,
-			strings.Join(e.Key, ", "), strings.Join(from, "\nUNION ALL BY NAME\n"), ks.idColumn, duckdb.Ident(ks.pk), strings.Join(paths, ", "))
+			strings.Join(e.Key, ", "), strings.Join(from, "\nUNION ALL BY NAME\n"), ks.idColumn, duckdb.Ident(ks.pk), strings.Join(paths, ", "), lastSeq+total)
 		if err := b.Lake.Engine.Exec(ctx, q); err != nil {
 			return total, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
 		}
