@@ -85,3 +85,23 @@ type Lake interface {
 	// WriteDelta runs query and commits its rows to tbl in one commit.
 	WriteDelta(ctx context.Context, tbl *delta.Table, query string, opts WriteOptions) (*WriteResult, error)
 }
+
+// Columns that Staging.ParquetSQL adds to each row.
+const (
+	ColFile = "_rcmlake_file" // the base name of the file the row came from
+	ColRow  = "_rcmlake_row"  // the row's position in that file, from 0
+)
+
+// Staging is a Lake that also reads loose Parquet files and keeps temporary tables for the
+// length of a build: what silver's staging, quality checks and SCD2 merge need besides scans
+// and writes.
+type Staging interface {
+	Lake
+	// ParquetSQL is a relation over Parquet files (lake keys). Columns are matched by name
+	// across files (a column a file lacks reads as NULL), and ColFile and ColRow are added.
+	ParquetSQL(ctx context.Context, keys []string) (string, error)
+	// TempTable computes query once and keeps its rows, under name, until DropTemp.
+	TempTable(ctx context.Context, name, query string) error
+	// DropTemp releases a temporary table; one that does not exist is no error.
+	DropTemp(ctx context.Context, name string) error
+}

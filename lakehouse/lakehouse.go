@@ -30,9 +30,9 @@ type Lakehouse struct {
 	// Engine is the embedded engine: rcmlake's own reads and writes (audit rows, queries, the
 	// dashboard, file statistics and commits) run on it whichever engine runs the models.
 	Engine *duckdb.Engine
-	// Models runs the gold models and KPIs: the embedded engine, or Spark (engine.name:
-	// spark). Both commit through the same Go delta path.
-	Models engine.Lake
+	// Models runs the silver and gold models and the KPIs: the embedded engine, or Spark
+	// (engine.name: spark). Both commit through the same Go delta path.
+	Models engine.Staging
 }
 
 // Open opens the lake a config names, resolving its credential references.
@@ -114,7 +114,7 @@ func openWith(store lake.Storage, cacheDir string, eo duckdb.Options) (*Lakehous
 		return nil, err
 	}
 	lh := &Lakehouse{Store: store, Cache: c, Engine: e}
-	lh.Models = duckdb.LakeEngine{Engine: e, Local: lh.Localizer()}
+	lh.Models = duckdb.LakeEngine{Engine: e, Local: lh.Localizer(), LocalKey: lh.LocalPath}
 	return lh, nil
 }
 

@@ -1,6 +1,9 @@
 package models
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Dialect renders the date functions that DuckDB and Spark SQL name differently. Everything
 // else in the models is SQL both engines accept; this is the one place they differ.
@@ -22,6 +25,11 @@ type Dialect interface {
 	// fraction digits): the canonical text that surrogate-key hashes cover, identical in
 	// every engine (a plain CAST to STRING is not: DuckDB appends "+00", Spark trims zeros).
 	TimestampText(x string) string
+	// RegexMatch is true when pattern matches somewhere in s.
+	RegexMatch(s, pattern string) string
+	// Ident quotes an identifier; Literal quotes a string literal.
+	Ident(name string) string
+	Literal(s string) string
 }
 
 // DuckDB is the embedded engine's dialect.
@@ -47,6 +55,12 @@ func (DuckDB) TimestampText(x string) string {
 	return fmt.Sprintf("strftime(CAST(%s AS TIMESTAMP), '%%Y-%%m-%%d %%H:%%M:%%S.%%f')", x)
 }
 
+func (DuckDB) RegexMatch(s, p string) string { return "regexp_matches(" + s + ", " + p + ")" }
+func (DuckDB) Ident(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+func (DuckDB) Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 // Spark is Spark SQL's dialect.
 type Spark struct{}
 
@@ -60,6 +74,14 @@ func (Spark) ISODayOfWeek(x string) string { return fmt.Sprintf("(weekday(%s) + 
 func (Spark) AddDays(x, n string) string   { return fmt.Sprintf("date_add(%s, CAST(%s AS INT))", x, n) }
 func (Spark) TimestampText(x string) string {
 	return fmt.Sprintf("date_format(CAST(%s AS TIMESTAMP), 'yyyy-MM-dd HH:mm:ss.SSSSSS')", x)
+}
+
+func (Spark) RegexMatch(s, p string) string { return "regexp_like(" + s + ", " + p + ")" }
+func (Spark) Ident(name string) string      { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
+
+// Literal escapes backslashes too: Spark reads backslash escapes in string literals.
+func (Spark) Literal(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
 }
 
 // DialectFor is the dialect of an engine by its name ("duckdb", "spark").

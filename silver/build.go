@@ -12,7 +12,7 @@ import (
 	"github.com/rcmlake/rcmlake/catalog"
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/delta"
-	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/engine"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
 )
@@ -54,9 +54,11 @@ type Builder struct {
 	RunID string
 }
 
-type duckFuncs struct{}
+// engine is the engine that runs silver: the embedded one, or Spark.
+func (b *Builder) engine() engine.Staging { return b.Lake.Models }
 
-func (duckFuncs) RegexMatch(s, p string) string { return "regexp_matches(" + s + ", " + p + ")" }
+// dialect is the SQL dialect of b.engine().
+func (b *Builder) dialect() models.Dialect { return models.DialectFor(b.Lake.Models.Name()) }
 
 // Build builds every configured entity, in order, so that relationship rules see the
 // entities they point at.
@@ -141,12 +143,24 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 		}
 	}
 	lastSeq := firstSeq
+	// Every source yields the same columns, in one order, so their rows stack positionally.
+	var cdm []string
+	seen := map[string]bool{}
+	for _, s := range srcs {
+		for k := range s.cfg.Columns {
+			if !seen[k] && len(s.files) > 0 {
+				seen[k] = true
+				cdm = append(cdm, k)
+			}
+		}
+	}
+	sort.Strings(cdm)
 	var staged []string
 	for _, s := range srcs {
 		if len(s.files) == 0 {
 			continue
 		}
-		q, n, err := b.stageSQL(ctx, s, lastSeq)
+		q, n, err := b.stageSQL(ctx, s, cdm, lastSeq)
 		if err != nil {
 			return res, err
 		}
@@ -157,12 +171,12 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 		res.Skipped = true
 		return res, nil
 	}
-	stagedSQL := "(" + strings.Join(staged, "\nUNION ALL BY NAME\n") + ")"
+	stagedSQL := "(" + strings.Join(staged, "\nUNION ALL\n") + ")"
 	model, err := b.Models.Render("silver", e.Name, models.Funcs{Staged: func() (string, error) { return stagedSQL + " staged", nil }})
 	if err != nil {
 		return res, err
 	}
-	eng := b.Lake.Engine
+	eng, d := b.engine(), b.dialect()
 	// Temp tables carry the entity's name: entities may build at once on one engine.
 	tmp := "rcmlake_silver_" + strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
@@ -171,23 +185,25 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 		return '_'
 	}, strings.ToLower(e.Name))
 	batch := tmp + "_batch"
-	// The model's columns, plus the staging sequence columns the model does not carry.
-	if err := eng.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
-		SELECT m.*, s.%s, s.%s FROM (SELECT *, row_number() OVER () AS _rcmlake_rn FROM (%s)) m
-		JOIN (SELECT %s, %s, row_number() OVER () AS _rcmlake_rn FROM %s s) s USING (_rcmlake_rn)`,
-		batch, ColSeq, ColIngestSeq, model, ColSeq, ColIngestSeq, stagedSQL)); err != nil {
+	if err := eng.TempTable(ctx, batch, model); err != nil {
 		return res, fmt.Errorf("running the model: %w", err)
 	}
-	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+batch)
+	defer eng.DropTemp(context.WithoutCancel(ctx), batch)
 	cols, err := columnsOf(ctx, eng, batch)
 	if err != nil {
 		return res, err
 	}
 	var data []string
+	carries := 0
 	for _, c := range cols {
-		if c != ColSeq && c != ColIngestSeq && c != "_rcmlake_rn" {
+		if c == ColSeq || c == ColIngestSeq {
+			carries++
+		} else {
 			data = append(data, c)
 		}
+	}
+	if carries != 2 {
+		return res, fmt.Errorf("the silver model %s must select %s and %s from {{ staged }} as they are: they order the versions", e.Name, ColSeq, ColIngestSeq)
 	}
 
 	// Quality rules over the batch.
@@ -197,7 +213,7 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 		if err != nil {
 			return "", fmt.Errorf("relationship to silver.%s: build it first: %w", entity, err)
 		}
-		q, err := b.Lake.ScanSQL(ctx, s)
+		q, err := eng.ScanSQL(ctx, s, nil)
 		if err != nil {
 			return "", err
 		}
@@ -208,7 +224,7 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 		if r.Type == "freshness" {
 			continue
 		}
-		c, err := CompileRule(r, refs, duckFuncs{})
+		c, err := CompileRule(r, refs, d)
 		if err != nil {
 			return res, err
 		}
@@ -244,11 +260,11 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	if len(ruleCols) > 0 {
 		sel += ", " + strings.Join(ruleCols, ", ")
 	}
-	if err := eng.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT *, %s AS %s, %s AS _rcmlake_drop FROM (SELECT %s FROM %s) v`,
-		checked, ReasonsExpr(asCol(quarantine)), ColReasons, ReasonsExpr(asCol(drops)), sel, batch)); err != nil {
+	if err := eng.TempTable(ctx, checked, fmt.Sprintf(`SELECT *, %s AS %s, %s AS _rcmlake_drop FROM (SELECT %s FROM %s) v`,
+		ReasonsExpr(asCol(quarantine)), ColReasons, ReasonsExpr(asCol(drops)), sel, batch)); err != nil {
 		return res, fmt.Errorf("quality rules: %w", err)
 	}
-	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+checked)
+	defer eng.DropTemp(context.WithoutCancel(ctx), checked)
 	if len(all) > 0 {
 		r, err := eng.Query(ctx, "SELECT count(*), "+strings.Join(counts, ", ")+" FROM "+checked)
 		if err != nil {
@@ -278,13 +294,13 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	// that changes only in its verdict (a fixed reference) is a new version too.
 	tracked := append(append([]string{}, data...), ColReasons)
 	sort.Strings(tracked)
-	incoming := tmp + "_incoming"
-	if err := eng.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
-		SELECT %s, %s, %s <> '' AS %s, %s AS %s, %s, FALSE AS %s, %s FROM %s WHERE _rcmlake_drop = ''`,
-		incoming, strings.Join(data, ", "), ColReasons, ColReasons, ColQuarantined, HashExpr(tracked), ColHash, ColSeq, ColIsDeleted, ColIngestSeq, checked)); err != nil {
+	kept := tmp + "_kept"
+	if err := eng.TempTable(ctx, kept, fmt.Sprintf(`SELECT %s, %s, %s <> '' AS %s, %s AS %s, %s, FALSE AS %s, %s FROM %s WHERE _rcmlake_drop = ''`,
+		strings.Join(data, ", "), ColReasons, ColReasons, ColQuarantined, HashExpr(tracked), ColHash, ColSeq, ColIsDeleted, ColIngestSeq, checked)); err != nil {
 		return res, fmt.Errorf("staging the batch: %w", err)
 	}
-	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+incoming)
+	defer eng.DropTemp(context.WithoutCancel(ctx), kept)
+	incoming := kept // the kept rows, and the deleted-markers if any
 	s := SCD2{Key: e.Key, Columns: append(append([]string{}, data...), ColReasons, ColQuarantined), CloseDeletes: e.Deletes == "close"}
 	if b.FullRefresh {
 		existing = nil
@@ -292,17 +308,29 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	if e.Deletes == "close" || e.Deletes == "marker" {
 		existingScan := ""
 		if existing != nil {
-			if existingScan, err = b.Lake.ScanSQL(ctx, existing); err != nil {
+			if existingScan, err = eng.ScanSQL(ctx, existing, nil); err != nil {
 				return res, err
 			}
 		}
-		carried := append(append([]string{}, s.Columns...), ColHash)
-		if res.Deleted, err = b.markDeletes(ctx, e, srcs, existingScan, incoming, carried, lastSeq); err != nil {
+		markers, n, err := b.markDeletes(ctx, e, srcs, existingScan, kept, s.Columns, lastSeq)
+		for _, m := range markers {
+			defer eng.DropTemp(context.WithoutCancel(ctx), m)
+		}
+		if err != nil {
 			return res, err
 		}
-		lastSeq += res.Deleted
+		res.Deleted = n
+		lastSeq += n
+		if len(markers) > 0 {
+			all := append(append([]string{}, s.Columns...), ColHash, ColSeq, ColIsDeleted, ColIngestSeq)
+			parts := []string{"SELECT " + strings.Join(all, ", ") + " FROM " + kept}
+			for _, m := range markers {
+				parts = append(parts, "SELECT "+strings.Join(all, ", ")+" FROM "+m)
+			}
+			incoming = "(" + strings.Join(parts, "\nUNION ALL\n") + ")"
+		}
 	}
-	opts := duckdb.WriteOptions{Operation: "MERGE", Read: existing,
+	opts := engine.WriteOptions{Operation: "MERGE", Read: existing,
 		Params: map[string]any{"entity": e.Name, "sources": len(srcs)},
 		Metrics: map[string]int64{"numSourceRows": res.Read, "numQuarantinedRows": res.Quarantined, "numDroppedRows": res.Dropped,
 			"numDeletedRows": res.Deleted}}
@@ -318,8 +346,8 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	res.Version, res.FilesBefore, res.FilesRewritten = w.Version, ms.filesBefore, ms.filesRewritten
 	if res.Dropped > 0 {
 		qt := delta.Open(b.Lake.Store, catalog.Key(catalog.Silver, e.Name+"_quarantine"))
-		if _, err := b.Lake.Engine.WriteDelta(ctx, qt, "SELECT "+strings.Join(data, ", ")+", _rcmlake_drop AS drop_reasons FROM "+checked+" WHERE _rcmlake_drop <> ''",
-			duckdb.WriteOptions{}); err != nil {
+		if _, err := eng.WriteDelta(ctx, qt, "SELECT "+strings.Join(data, ", ")+", _rcmlake_drop AS drop_reasons FROM "+checked+" WHERE _rcmlake_drop <> ''",
+			engine.WriteOptions{}); err != nil {
 			return res, err
 		}
 	}
@@ -330,7 +358,7 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 
 // withAllTxns records in the commit every source's processed load count, and the last
 // arrival number used when the batch used any (a load may hold no rows).
-func withAllTxns(opts duckdb.WriteOptions, srcs []source, firstSeq, lastSeq int64) duckdb.WriteOptions {
+func withAllTxns(opts engine.WriteOptions, srcs []source, firstSeq, lastSeq int64) engine.WriteOptions {
 	for _, s := range srcs {
 		if len(s.files) > 0 {
 			opts.Txns = append(opts.Txns, delta.Txn{AppID: appID(s.cfg), Version: int64(s.loads)})
@@ -371,9 +399,10 @@ func (b *Builder) lastIngestSeq(ctx context.Context, s *delta.Snapshot) (int64, 
 	return toInt(r.Rows[0][0]), nil
 }
 
-// timestampSQL is a UTC timestamp literal.
+// timestampSQL is a UTC timestamp literal, in a form DuckDB and Spark (whose session time
+// zone is UTC) read alike.
 func timestampSQL(t time.Time) string {
-	return "CAST(TIMESTAMPTZ '" + t.UTC().Format(time.RFC3339Nano) + "' AS TIMESTAMP)"
+	return "TIMESTAMP '" + t.UTC().Format("2006-01-02 15:04:05.000000") + "'"
 }
 
 // nowSQL is the build's clock as a SQL timestamp.
@@ -382,41 +411,36 @@ func (b *Builder) nowSQL() string { return timestampSQL(b.Now()) }
 // stageSQL maps one source's new bronze files onto the entity's CDM column names. Its rows
 // are numbered in arrival order (bronze load, then file and row) after lastSeq; it returns
 // how many numbers it used.
-func (b *Builder) stageSQL(ctx context.Context, s source, lastSeq int64) (string, int64, error) {
-	var paths []string
-	for _, f := range s.files {
-		p, err := b.Lake.LocalPath(ctx, f)
-		if err != nil {
-			return "", 0, err
-		}
-		paths = append(paths, duckdb.Literal(p))
+func (b *Builder) stageSQL(ctx context.Context, s source, cdm []string, lastSeq int64) (string, int64, error) {
+	eng, d := b.engine(), b.dialect()
+	files, err := eng.ParquetSQL(ctx, s.files)
+	if err != nil {
+		return "", 0, err
 	}
-	files := "[" + strings.Join(paths, ", ") + "]"
-	// Parquet footers give the count without reading the rows.
-	r, err := b.Lake.Engine.Query(ctx, "SELECT count(*) FROM read_parquet("+files+")")
+	r, err := eng.Query(ctx, "SELECT count(*) FROM "+files+" f")
 	if err != nil {
 		return "", 0, fmt.Errorf("counting %s.%s's new rows: %w", s.cfg.Datasource, s.cfg.Table, err)
 	}
-	keys := make([]string, 0, len(s.cfg.Columns))
-	for k := range s.cfg.Columns {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var sel []string
-	for _, k := range keys {
-		sel = append(sel, fmt.Sprintf("CAST(%s AS VARCHAR) AS %s", s.cfg.Columns[k], k))
+	sel := make([]string, len(cdm))
+	for i, k := range cdm {
+		expr, ok := s.cfg.Columns[k]
+		if !ok {
+			expr = "NULL"
+		}
+		sel[i] = fmt.Sprintf("CAST(%s AS STRING) AS %s", expr, k)
 	}
 	seq := "CAST(" + bronze.ColLoadTime + " AS TIMESTAMP)"
 	if expr, ok := s.cfg.Columns["modified_date"]; ok {
 		seq = fmt.Sprintf("coalesce(TRY_CAST(%s AS TIMESTAMP), %s)", expr, seq)
 	}
-	return fmt.Sprintf(`SELECT %s, '%s' AS datasource, %s AS %s,
-		CAST(%d AS BIGINT) + row_number() OVER (ORDER BY %s, filename, file_row_number) AS %s
-		FROM read_parquet(%s, union_by_name = true, hive_partitioning = false, filename = true, file_row_number = true)`,
-		strings.Join(sel, ", "), s.cfg.Datasource, seq, ColSeq, lastSeq, bronze.ColLoadTime, ColIngestSeq, files), toInt(r.Rows[0][0]), nil
+	return fmt.Sprintf(`SELECT %s, %s AS datasource, %s AS %s,
+		CAST(%d AS BIGINT) + row_number() OVER (ORDER BY %s, %s, %s) AS %s
+		FROM %s f`,
+			strings.Join(sel, ", "), d.Literal(s.cfg.Datasource), seq, ColSeq, lastSeq, bronze.ColLoadTime, engine.ColFile, engine.ColRow, ColIngestSeq, files),
+		toInt(r.Rows[0][0]), nil
 }
 
-func columnsOf(ctx context.Context, e *duckdb.Engine, table string) ([]string, error) {
+func columnsOf(ctx context.Context, e engine.Engine, table string) ([]string, error) {
 	r, err := e.Query(ctx, "SELECT * FROM "+table+" LIMIT 0")
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/rcmlake/rcmlake/config"
-	"github.com/rcmlake/rcmlake/engine/duckdb"
 )
 
 // keySet is where one source's complete list of keys is, as of its newest load: the rows of
@@ -54,18 +53,22 @@ func (b *Builder) sourceKeySet(e config.Entity, s source) (*keySet, string) {
 	return nil, fmt.Sprintf("no CDM column of %s.%s maps its primary key %s as is", s.cfg.Datasource, s.cfg.Table, pk[0])
 }
 
-// markDeletes adds a deleted-marker row to the incoming batch for every key whose newest
-// version came from a source that no longer holds it. The marker repeats the last known
-// values, so the deleted version reads like the one before it; its hash differs, so a key
-// that comes back later is a new version again. Markers take the arrival numbers after
-// lastSeq, in turn. Returns the number of markers.
-func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []source, existingScan, incoming string, carried []string, lastSeq int64) (int64, error) {
+// markDeletes makes a deleted-marker row for every key whose newest version came from a
+// source that no longer holds it, one temporary table of markers per source, with the
+// columns of kept (cols, then the hash, sequence, deleted flag and arrival number). The
+// marker repeats the last known values, so the deleted version reads like the one before it;
+// its hash differs, so a key that comes back later is a new version again. Markers take the
+// arrival numbers after lastSeq, in turn. It returns the tables (also on error, for the
+// caller to drop) and the number of markers.
+func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []source, existingScan, kept string, cols []string, lastSeq int64) ([]string, int64, error) {
+	eng, d := b.engine(), b.dialect()
 	perDatasource := map[string]int{}
 	for _, s := range e.Sources {
 		perDatasource[s.Datasource]++
 	}
+	var tables []string
 	var total int64
-	for _, s := range srcs {
+	for i, s := range srcs {
 		ks, why := b.sourceKeySet(e, s)
 		if ks == nil {
 			if why != "" {
@@ -77,53 +80,38 @@ func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []sourc
 			b.Log.Warn("deletes cannot be detected", "entity", e.Name, "reason", "several sources share datasource "+s.cfg.Datasource)
 			continue
 		}
-		var paths []string
-		for _, f := range ks.files {
-			p, err := b.Lake.LocalPath(ctx, f)
-			if err != nil {
-				return 0, err
-			}
-			paths = append(paths, duckdb.Literal(p))
+		keys, err := eng.ParquetSQL(ctx, ks.files)
+		if err != nil {
+			return tables, total, err
 		}
-		cols := strings.Join(carried, ", ")
-		ds := duckdb.Literal(s.cfg.Datasource)
-		var from []string
+		carried := strings.Join(append(append([]string{}, cols...), ColHash, ColSeq, ColIngestSeq), ", ")
+		ds := d.Literal(s.cfg.Datasource)
+		from := []string{fmt.Sprintf("SELECT %s FROM %s WHERE NOT %s AND datasource = %s", carried, kept, ColIsDeleted, ds)}
 		if existingScan != "" {
-			from = append(from, fmt.Sprintf("SELECT %s, %s, %s FROM %s x WHERE %s AND NOT %s AND datasource = %s",
-				cols, ColSeq, ColIngestSeq, existingScan, ColIsCurrent, ColIsDeleted, ds))
+			from = append(from, fmt.Sprintf("SELECT %s FROM %s x WHERE %s AND NOT %s AND datasource = %s",
+				carried, existingScan, ColIsCurrent, ColIsDeleted, ds))
 		}
-		from = append(from, fmt.Sprintf("SELECT %s, %s, %s FROM %s WHERE NOT %s AND datasource = %s",
-			cols, ColSeq, ColIngestSeq, incoming, ColIsDeleted, ds))
-		q := fmt.Sprintf(`INSERT INTO %[1]s BY NAME
-SELECT %[2]s, md5('deleted|' || %[3]s) AS %[3]s,
-  greatest(CAST(%[4]s AS TIMESTAMP), CAST(%[5]s AS TIMESTAMP) + INTERVAL 1 MICROSECOND) AS %[5]s,
-  TRUE AS %[6]s, CAST(%[13]d + row_number() OVER () AS BIGINT) AS %[7]s
+		q := fmt.Sprintf(`SELECT %[1]s, md5('deleted|' || %[2]s) AS %[2]s,
+  greatest(CAST(%[3]s AS TIMESTAMP), CAST(%[4]s AS TIMESTAMP) + INTERVAL 1 MICROSECOND) AS %[4]s,
+  TRUE AS %[5]s, CAST(%[6]d + row_number() OVER (ORDER BY %[7]s) AS BIGINT) AS %[8]s
 FROM (
-  SELECT *, row_number() OVER (PARTITION BY %[8]s ORDER BY %[5]s DESC, %[7]s DESC) AS _rcmlake_latest
+  SELECT *, row_number() OVER (PARTITION BY %[7]s ORDER BY %[4]s DESC, %[8]s DESC) AS _rcmlake_latest
   FROM (%[9]s) u
 ) v
 WHERE _rcmlake_latest = 1 AND %[10]s IS NOT NULL
-  AND %[10]s NOT IN (SELECT CAST(%[11]s AS VARCHAR) FROM read_parquet([%[12]s], union_by_name = true) WHERE %[11]s IS NOT NULL)`,
-			incoming, strings.Join(without(carried, ColHash), ", "), ColHash, ks.at, ColSeq, ColIsDeleted, ColIngestSeq,
-			strings.Join(e.Key, ", "), strings.Join(from, "\nUNION ALL BY NAME\n"), ks.idColumn, duckdb.Ident(ks.pk), strings.Join(paths, ", "), lastSeq+total)
-		if err := b.Lake.Engine.Exec(ctx, q); err != nil {
-			return total, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
+  AND %[10]s NOT IN (SELECT CAST(%[11]s AS STRING) FROM %[12]s k WHERE %[11]s IS NOT NULL)`,
+			strings.Join(cols, ", "), ColHash, ks.at, ColSeq, ColIsDeleted, lastSeq+total,
+			strings.Join(e.Key, ", "), ColIngestSeq, strings.Join(from, "\nUNION ALL\n"), ks.idColumn, d.Ident(ks.pk), keys)
+		name := fmt.Sprintf("%s_markers%d", strings.TrimSuffix(kept, "_kept"), i)
+		tables = append(tables, name)
+		if err := eng.TempTable(ctx, name, q); err != nil {
+			return tables, total, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
 		}
-		r, err := b.Lake.Engine.Query(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s AND datasource = %s", incoming, ColIsDeleted, ds))
+		r, err := eng.Query(ctx, "SELECT count(*) FROM "+name)
 		if err != nil {
-			return total, err
+			return tables, total, err
 		}
 		total += toInt(r.Rows[0][0])
 	}
-	return total, nil
-}
-
-func without(cols []string, drop string) []string {
-	var out []string
-	for _, c := range cols {
-		if c != drop {
-			out = append(out, c)
-		}
-	}
-	return out
+	return tables, total, nil
 }

@@ -3,11 +3,12 @@ package silver
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
 	"github.com/rcmlake/rcmlake/delta"
-	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/engine"
 )
 
 // DefaultFileBytes is the target size of a silver data file. Files hold rows sorted by key,
@@ -31,8 +32,8 @@ type mergeStats struct {
 	filesBefore, filesRewritten int
 }
 
-func (m *merger) write(ctx context.Context, opts duckdb.WriteOptions) (*duckdb.WriteResult, mergeStats, error) {
-	eng := m.b.Lake.Engine
+func (m *merger) write(ctx context.Context, opts engine.WriteOptions) (*engine.WriteResult, mergeStats, error) {
+	eng := m.b.engine()
 	order := " ORDER BY " + strings.Join(m.scd.Key, ", ")
 	opts.FileBytes = m.b.FileBytes
 	if opts.FileBytes <= 0 {
@@ -42,7 +43,7 @@ func (m *merger) write(ctx context.Context, opts duckdb.WriteOptions) (*duckdb.W
 		ColModifiedAt + ", CAST(NULL AS TIMESTAMP) AS " + ColValidTo + ") z WHERE FALSE)"
 	now := m.b.nowSQL()
 	if m.existing == nil {
-		opts.Mode = duckdb.Overwrite
+		opts.Mode = engine.Overwrite
 		w, err := eng.WriteDelta(ctx, m.tbl, "SELECT * FROM ("+m.scd.MergeSQL(empty, m.incoming, now)+") q"+order, opts)
 		return w, mergeStats{}, err
 	}
@@ -62,24 +63,24 @@ func (m *merger) write(ctx context.Context, opts duckdb.WriteOptions) (*duckdb.W
 	}
 	if len(affected) == 0 {
 		// Only new keys: their versions go to new files; no existing file changes.
-		opts.Mode = duckdb.Append
+		opts.Mode = engine.Append
 		w, err := eng.WriteDelta(ctx, m.tbl, sel+"("+m.scd.MergeSQL(empty, m.incoming, now)+") q"+order, opts)
 		return w, st, err
 	}
-	scan, err := m.b.Lake.ScanFilesSQL(ctx, m.existing, affected)
+	scan, err := eng.ScanSQL(ctx, m.existing, affected)
 	if err != nil {
 		return nil, st, err
 	}
 	// Every stored version of the batch's keys (all of them live in the affected files), and
 	// the rows of other keys that share those files, which are carried over unchanged.
 	old := m.tmp + "_old"
-	if err := eng.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM %s a WHERE %s", old, scan, inBatch("a"))); err != nil {
+	if err := eng.TempTable(ctx, old, fmt.Sprintf("SELECT * FROM %s a WHERE %s", scan, inBatch("a"))); err != nil {
 		return nil, st, fmt.Errorf("reading the versions of changed keys: %w", err)
 	}
-	defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+old)
-	q := sel + "(SELECT * FROM " + scan + " a WHERE NOT " + inBatch("a") +
-		"\nUNION ALL BY NAME\nSELECT * FROM (" + m.scd.MergeSQL(old, m.incoming, now) + ") merged) q" + order
-	opts.Mode = duckdb.Replace
+	defer eng.DropTemp(context.WithoutCancel(ctx), old)
+	q := sel + "(" + sel + scan + " a WHERE NOT " + inBatch("a") +
+		"\nUNION ALL\n" + sel + "(" + m.scd.MergeSQL(old, m.incoming, now) + ") merged) q" + order
+	opts.Mode = engine.Replace
 	opts.Remove = affected
 	w, err := eng.WriteDelta(ctx, m.tbl, q, opts)
 	return w, st, err
@@ -89,7 +90,7 @@ func (m *merger) write(ctx context.Context, opts duckdb.WriteOptions) (*duckdb.W
 // out files whose key range misses every batch key (files are written sorted by key); the
 // rest are checked by reading their key column only.
 func (m *merger) affectedFiles(ctx context.Context) ([]delta.FileEntry, error) {
-	eng := m.b.Lake.Engine
+	eng := m.b.engine()
 	files := m.existing.Files()
 	candidates := files
 	if len(m.scd.Key) == 1 {
@@ -101,25 +102,25 @@ func (m *merger) affectedFiles(ctx context.Context) ([]delta.FileEntry, error) {
 	if len(candidates) == 0 {
 		return nil, nil
 	}
-	local := m.b.Lake.Localizer()
-	byPath := map[string]delta.FileEntry{}
-	paths := make([]string, len(candidates))
+	// Data file names are unique within a table (Delta writers name them by UUID).
+	byName := map[string]delta.FileEntry{}
+	keys := make([]string, len(candidates))
 	for i, f := range candidates {
-		p, err := local(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		byPath[p] = f
-		paths[i] = duckdb.Literal(p)
+		byName[path.Base(f.Key)] = f
+		keys[i] = f.Key
 	}
-	r, err := eng.Query(ctx, fmt.Sprintf(`SELECT DISTINCT _rcmlake_file FROM read_parquet([%s], filename = '_rcmlake_file') a
-		WHERE EXISTS (SELECT 1 FROM %s i WHERE %s)`, strings.Join(paths, ", "), m.incoming, keyMatch(m.scd.Key, "a", "i")))
+	scan, err := eng.ParquetSQL(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	r, err := eng.Query(ctx, fmt.Sprintf(`SELECT DISTINCT %s FROM %s a
+		WHERE EXISTS (SELECT 1 FROM %s i WHERE %s)`, engine.ColFile, scan, m.incoming, keyMatch(m.scd.Key, "a", "i")))
 	if err != nil {
 		return nil, fmt.Errorf("finding the files that hold changed keys: %w", err)
 	}
 	var out []delta.FileEntry
 	for _, row := range r.Rows {
-		f, ok := byPath[fmt.Sprint(row[0])]
+		f, ok := byName[fmt.Sprint(row[0])]
 		if !ok {
 			return nil, fmt.Errorf("finding the files that hold changed keys: unexpected file %v", row[0])
 		}
@@ -133,6 +134,7 @@ func (m *merger) affectedFiles(ctx context.Context) ([]delta.FileEntry, error) {
 // files without statistics are kept.
 func (m *merger) byKeyRange(ctx context.Context, files []delta.FileEntry) ([]delta.FileEntry, error) {
 	key := m.scd.Key[0]
+	d := m.b.dialect()
 	var rows []string
 	var out []delta.FileEntry
 	for i, f := range files {
@@ -143,14 +145,14 @@ func (m *merger) byKeyRange(ctx context.Context, files []delta.FileEntry) ([]del
 			out = append(out, f)
 			continue
 		}
-		rows = append(rows, fmt.Sprintf("(%d, %s, %s)", i, duckdb.Literal(lo), duckdb.Literal(hi)))
+		rows = append(rows, fmt.Sprintf("(%d, %s, %s)", i, d.Literal(lo), d.Literal(hi)))
 	}
 	if len(rows) == 0 {
 		return out, nil
 	}
 	// A range join (DuckDB plans it as an inequality join), not one probe per file.
-	r, err := m.b.Lake.Engine.Query(ctx, fmt.Sprintf(`SELECT DISTINCT f.i FROM (VALUES %s) f(i, lo, hi)
-		JOIN (SELECT DISTINCT CAST(%s AS VARCHAR) AS k FROM %s) b ON b.k >= f.lo AND b.k <= f.hi`, strings.Join(rows, ", "), key, m.incoming))
+	r, err := m.b.engine().Query(ctx, fmt.Sprintf(`SELECT DISTINCT f.i FROM (VALUES %s) f(i, lo, hi)
+		JOIN (SELECT DISTINCT CAST(%s AS STRING) AS k FROM %s b0) b ON b.k >= f.lo AND b.k <= f.hi`, strings.Join(rows, ", "), key, m.incoming))
 	if err != nil {
 		return nil, fmt.Errorf("pruning files by key range: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/models"
 )
 
 func f(v float64) *float64 { return &v }
@@ -48,7 +49,7 @@ func TestRulesOnDuckDB(t *testing.T) {
 		return "d", nil
 	}
 	for _, r := range rules {
-		c, err := CompileRule(r, refs, duckFuncs{})
+		c, err := CompileRule(r, refs, models.DuckDB{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +80,7 @@ func TestRulesOnDuckDB(t *testing.T) {
 			t.Errorf("row %s: reasons %q, want %q", k, got[k], want[k])
 		}
 	}
-	if _, err := CompileRule(config.Rule{Name: "x", Type: "not_null", Columns: []string{"a; DROP TABLE p"}}, refs, duckFuncs{}); err == nil || !strings.Contains(err.Error(), "simple name") {
+	if _, err := CompileRule(config.Rule{Name: "x", Type: "not_null", Columns: []string{"a; DROP TABLE p"}}, refs, models.DuckDB{}); err == nil || !strings.Contains(err.Error(), "simple name") {
 		t.Errorf("unsafe column accepted: %v", err)
 	}
 }

@@ -2,6 +2,8 @@ package duckdb
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/rcmlake/rcmlake/delta"
 	"github.com/rcmlake/rcmlake/engine"
@@ -12,6 +14,8 @@ import (
 type LakeEngine struct {
 	*Engine
 	Local Localizer
+	// LocalKey gives a local path for any lake file by its key (ParquetSQL).
+	LocalKey func(ctx context.Context, key string) (string, error)
 }
 
 // ScanSQL implements engine.Lake.
@@ -22,4 +26,29 @@ func (l LakeEngine) ScanSQL(ctx context.Context, s *delta.Snapshot, files []delt
 	return l.DeltaScanFilesSQL(ctx, s, files, l.Local)
 }
 
-var _ engine.Lake = LakeEngine{}
+// ParquetSQL implements engine.Staging.
+func (l LakeEngine) ParquetSQL(ctx context.Context, keys []string) (string, error) {
+	paths := make([]string, len(keys))
+	for i, k := range keys {
+		p, err := l.LocalKey(ctx, k)
+		if err != nil {
+			return "", err
+		}
+		paths[i] = Literal(p)
+	}
+	return fmt.Sprintf(`(SELECT * EXCLUDE (_rcmlake_path, file_row_number), parse_filename(_rcmlake_path) AS %s, file_row_number AS %s
+		FROM read_parquet([%s], union_by_name = true, hive_partitioning = false, filename = '_rcmlake_path', file_row_number = true))`,
+		engine.ColFile, engine.ColRow, strings.Join(paths, ", ")), nil
+}
+
+// TempTable implements engine.Staging.
+func (l LakeEngine) TempTable(ctx context.Context, name, query string) error {
+	return l.Exec(ctx, "CREATE OR REPLACE TEMP TABLE "+quoteIdent(name)+" AS "+query)
+}
+
+// DropTemp implements engine.Staging.
+func (l LakeEngine) DropTemp(ctx context.Context, name string) error {
+	return l.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(name))
+}
+
+var _ engine.Staging = LakeEngine{}

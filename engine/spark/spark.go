@@ -208,4 +208,36 @@ func (e *Engine) cleanup(ctx context.Context, stage string) {
 	}
 }
 
-var _ engine.Lake = (*Engine)(nil)
+// ParquetSQL implements engine.Staging: a temporary view over the files, their schemas
+// merged by name, with each row's file name and position from the _metadata column.
+func (e *Engine) ParquetSQL(ctx context.Context, keys []string) (string, error) {
+	uris := make([]string, len(keys))
+	for i, k := range keys {
+		uris[i] = e.uri(k)
+	}
+	name := fmt.Sprintf("rcmlake_files_%d", e.views.Add(1))
+	if err := e.c.CreateParquetView(ctx, name, uris, "", map[string]string{"mergeSchema": "true"},
+		"*", "_metadata.file_name AS "+engine.ColFile, "_metadata.row_index AS "+engine.ColRow); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// TempTable implements engine.Staging with CACHE TABLE, which computes the query at once
+// and keeps its rows (in memory, spilling to disk) until DropTemp.
+func (e *Engine) TempTable(ctx context.Context, name, query string) error {
+	if err := e.DropTemp(ctx, name); err != nil {
+		return err
+	}
+	return e.c.Exec(ctx, "CACHE TABLE "+Ident(name)+" AS "+query)
+}
+
+// DropTemp implements engine.Staging.
+func (e *Engine) DropTemp(ctx context.Context, name string) error {
+	if err := e.c.Exec(ctx, "UNCACHE TABLE IF EXISTS "+Ident(name)); err != nil {
+		return err
+	}
+	return e.c.Exec(ctx, "DROP VIEW IF EXISTS "+Ident(name))
+}
+
+var _ engine.Staging = (*Engine)(nil)

@@ -5,19 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/models"
 )
 
 // Ident quotes a Spark SQL identifier.
-func Ident(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+func Ident(s string) string { return models.Spark{}.Ident(s) }
 
-// Literal quotes a Spark SQL string literal. Spark reads backslash escapes in string
-// literals, so backslashes are escaped too.
-func Literal(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
-}
+// Literal quotes a Spark SQL string literal (backslashes escaped too).
+func Literal(s string) string { return models.Spark{}.Literal(s) }
 
 var decimalRe = regexp.MustCompile(`^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$`)
 

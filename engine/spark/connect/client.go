@@ -251,8 +251,12 @@ func (c *Client) Query(ctx context.Context, sql string) (*Result, error) {
 // read by column name: how bronze loads and Delta data files reach Spark SQL without a table
 // in a catalog. schema (DDL, "a BIGINT, b STRING") fixes the columns and types; a file
 // without a column reads it as NULL. Empty schema: inferred from the files.
-func (c *Client) CreateParquetView(ctx context.Context, name string, paths []string, schema string, options map[string]string) error {
-	view := msg(nil).sub(viewInput, parquetRelation(paths, schema, options)).str(viewName, name).boolean(viewGlobal, false).boolean(viewReplace, true)
+func (c *Client) CreateParquetView(ctx context.Context, name string, paths []string, schema string, options map[string]string, selectExprs ...string) error {
+	rel := parquetRelation(paths, schema, options)
+	if len(selectExprs) > 0 {
+		rel = projectRelation(rel, selectExprs)
+	}
+	view := msg(nil).sub(viewInput, rel).str(viewName, name).boolean(viewGlobal, false).boolean(viewReplace, true)
 	_, err := c.execute(ctx, msg(nil).sub(planCommand, msg(nil).sub(cmdCreateView, view)))
 	return err
 }

@@ -25,9 +25,15 @@ const (
 	planRoot    = 1 // Plan.root: Relation
 	planCommand = 2 // Plan.command: Command
 
-	relRead = 2  // Relation.read
-	relSQL  = 10 // Relation.sql
-	sqlText = 1  // SQL.query
+	relRead    = 2  // Relation.read
+	relProject = 3  // Relation.project
+	relSQL     = 10 // Relation.sql
+	sqlText    = 1  // SQL.query
+
+	projectInput = 1 // Project.input: Relation
+	projectExprs = 3 // Project.expressions: Expression
+	exprString   = 4 // Expression.expression_string: ExpressionString
+	exprText     = 1 // ExpressionString.expression
 
 	readDataSource = 2 // Read.data_source
 	dsFormat       = 1
@@ -140,6 +146,17 @@ func parquetRelation(paths []string, schema string, options map[string]string) m
 		ds = protowire.AppendString(ds, p)
 	}
 	return msg(nil).sub(relRead, msg(nil).sub(readDataSource, ds))
+}
+
+// projectRelation is Relation{project: Project{input, expressions}}, each expression given
+// as SQL text, as DataFrame.selectExpr sends it. Unlike a SQL query over a view, it can
+// name the file source's hidden _metadata column.
+func projectRelation(input msg, exprs []string) msg {
+	p := msg(nil).sub(projectInput, input)
+	for _, e := range exprs {
+		p = p.sub(projectExprs, msg(nil).sub(exprString, msg(nil).str(exprText, e)))
+	}
+	return msg(nil).sub(relProject, p)
 }
 
 // dataType renders a spark.connect.DataType as Spark SQL type text (the kinds rcmlake
