@@ -84,13 +84,28 @@ func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []sourc
 		if err != nil {
 			return tables, total, err
 		}
-		carried := strings.Join(append(append([]string{}, cols...), ColHash, ColSeq, ColIngestSeq), ", ")
+		// First the keys whose source id is gone, reading only key columns; then the full
+		// rows of those keys alone, whose newest version each marker repeats. (The id is the
+		// same in every version of a key: the key is made from it.)
+		prefix := fmt.Sprintf("%s_%d", strings.TrimSuffix(kept, "_kept"), i)
 		ds := d.Literal(s.cfg.Datasource)
-		from := []string{fmt.Sprintf("SELECT %s FROM %s WHERE NOT %s AND datasource = %s", carried, kept, ColIsDeleted, ds)}
-		if existingScan != "" {
-			from = append(from, fmt.Sprintf("SELECT %s FROM %s x WHERE %s AND NOT %s AND datasource = %s",
-				carried, existingScan, ColIsCurrent, ColIsDeleted, ds))
+		parts := func(sel, cond string) string {
+			q := fmt.Sprintf("SELECT %s FROM %s c WHERE NOT %s AND datasource = %s%s", sel, kept, ColIsDeleted, ds, cond)
+			if existingScan != "" {
+				q += fmt.Sprintf("\nUNION ALL\nSELECT %s FROM %s c WHERE %s AND NOT %s AND datasource = %s%s",
+					sel, existingScan, ColIsCurrent, ColIsDeleted, ds, cond)
+			}
+			return q
 		}
+		key := strings.Join(e.Key, ", ")
+		gone := prefix + "_gone"
+		defer eng.DropTemp(context.WithoutCancel(ctx), gone)
+		if err := eng.TempTable(ctx, gone, fmt.Sprintf(`SELECT DISTINCT %[1]s FROM (%[2]s) u
+WHERE _rcmlake_id IS NOT NULL AND _rcmlake_id NOT IN (SELECT CAST(%[3]s AS STRING) FROM %[4]s k WHERE %[3]s IS NOT NULL)`,
+			key, parts(key+", "+ks.idColumn+" AS _rcmlake_id", ""), d.Ident(ks.pk), keys)); err != nil {
+			return tables, total, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
+		}
+		carried := strings.Join(append(append([]string{}, cols...), ColHash, ColSeq, ColIngestSeq), ", ")
 		q := fmt.Sprintf(`SELECT %[1]s, md5('deleted|' || %[2]s) AS %[2]s,
   greatest(CAST(%[3]s AS TIMESTAMP), CAST(%[4]s AS TIMESTAMP) + INTERVAL 1 MICROSECOND) AS %[4]s,
   TRUE AS %[5]s, CAST(%[6]d + row_number() OVER (ORDER BY %[7]s) AS BIGINT) AS %[8]s
@@ -98,11 +113,10 @@ FROM (
   SELECT *, row_number() OVER (PARTITION BY %[7]s ORDER BY %[4]s DESC, %[8]s DESC) AS _rcmlake_latest
   FROM (%[9]s) u
 ) v
-WHERE _rcmlake_latest = 1 AND %[10]s IS NOT NULL
-  AND %[10]s NOT IN (SELECT CAST(%[11]s AS STRING) FROM %[12]s k WHERE %[11]s IS NOT NULL)`,
-			strings.Join(cols, ", "), ColHash, ks.at, ColSeq, ColIsDeleted, lastSeq+total,
-			strings.Join(e.Key, ", "), ColIngestSeq, strings.Join(from, "\nUNION ALL\n"), ks.idColumn, d.Ident(ks.pk), keys)
-		name := fmt.Sprintf("%s_markers%d", strings.TrimSuffix(kept, "_kept"), i)
+WHERE _rcmlake_latest = 1`,
+			strings.Join(cols, ", "), ColHash, ks.at, ColSeq, ColIsDeleted, lastSeq+total, key, ColIngestSeq,
+			parts(carried, " AND EXISTS (SELECT 1 FROM "+gone+" g WHERE "+keyMatch(e.Key, "g", "c")+")"))
+		name := prefix + "_markers"
 		tables = append(tables, name)
 		if err := eng.TempTable(ctx, name, q); err != nil {
 			return tables, total, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
