@@ -165,30 +165,38 @@ LEFT JOIN dim_cpt_code c ON c.cpt_code = t.procedure_code
 LEFT JOIN dim_icd_code i ON i.code_nodot = upper(replace(trim(t.icd_code), '.', ''))
 WHERE NOT t.is_quarantined
 ;
-CREATE TABLE fact_claim AS
-WITH latest AS (      -- each claim's last version, as a hash aggregate (a window over every version does not fit the memory limit at 10M)
-  SELECT arg_max(rowid, (coalesce(modified_date, DATE '0001-01-01'), file)) AS version_rowid
-  FROM claims_versions WHERE NOT is_quarantined
-  GROUP BY claim_key
-),
-first_status AS (
-  SELECT claim_key, arg_min(claim_status, (modified_date, file)) AS initial_status
-  FROM claims_versions WHERE NOT is_quarantined AND claim_status <> 'Pending'
-  GROUP BY claim_key
+-- Each claim's current version (its last: by modified date, then file) and its first adjudicated
+-- status, in one hash aggregate over the versions, materialised before fact_claim joins it. The
+-- version order is packed into one BIGINT (the day times 2^20 plus the file's rank; a missing
+-- date counts as 0001-01-01 for the current version and as last for the first status, as a
+-- struct of the date and the file name orders it), so that every aggregate state is fixed-size.
+-- Ordered by that struct, arg_max and arg_min ran out of memory at 10M (17.6M versions) under
+-- the 2 GB limit, in one statement or materialised first, as did a window over every version.
+CREATE TABLE claim_latest AS
+WITH files AS (
+  SELECT file, row_number() OVER (ORDER BY file) AS file_seq FROM (SELECT DISTINCT file FROM claims_versions)
 )
+SELECT arg_max(v.rowid, (coalesce(v.modified_date, DATE '0001-01-01') - DATE '1970-01-01') * 1048576 + f.file_seq) AS version_rowid,
+       arg_min(v.claim_status, CASE WHEN v.modified_date IS NULL THEN 4611686018427387904
+                                    ELSE (v.modified_date - DATE '1970-01-01') * 1048576 END + f.file_seq)
+         FILTER (WHERE v.claim_status <> 'Pending') AS initial_status
+FROM claims_versions v JOIN files f ON f.file = v.file
+WHERE NOT v.is_quarantined
+GROUP BY v.claim_key
+;
+CREATE TABLE fact_claim AS
 SELECT c.claim_key, c.claim_id, c.datasource, c.transaction_key,
        coalesce(t.patient_sk, '-1') AS patient_sk, coalesce(t.provider_sk, '-1') AS provider_sk,
        coalesce(t.department_key, 'unknown') AS department_key, t.cpt_code,
        coalesce(c.payer_name, 'Unknown') AS payer_name, c.payer_type, c.service_date, c.claim_date, c.paid_date,
        c.claim_amount, c.allowed_amount, c.paid_amount, c.deductible, c.coinsurance, c.copay, c.claim_status,
-       f.initial_status,
-       coalesce(f.initial_status = 'Denied', FALSE) AS initial_denial,
+       l.initial_status,
+       coalesce(l.initial_status = 'Denied', FALSE) AS initial_denial,
        coalesce(c.claim_status = 'Denied', FALSE) AS is_denied,
-       coalesce(f.initial_status IN ('Paid', 'Approved'), FALSE) AS clean_first_pass,
+       coalesce(l.initial_status IN ('Paid', 'Approved'), FALSE) AS clean_first_pass,
        c.denial_reason, (t.transaction_key IS NULL) AS has_unknown_member
 FROM claims_versions c
-JOIN latest l ON c.rowid = l.version_rowid
-LEFT JOIN first_status f ON f.claim_key = c.claim_key
+JOIN claim_latest l ON c.rowid = l.version_rowid
 LEFT JOIN fact_transaction t ON t.transaction_key = c.transaction_key
 ;
 CREATE TABLE dim_date AS
