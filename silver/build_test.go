@@ -15,6 +15,7 @@ import (
 	"github.com/rcmlake/rcmlake/catalog"
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/engine"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
 	"github.com/rcmlake/rcmlake/secrets"
@@ -373,5 +374,33 @@ func TestLaterArrivalWinsASequenceTie(t *testing.T) {
 	q := "SELECT count(*) FILTER (WHERE is_current AND first_name = 'Corrected') * 10 + count(*) FILTER (WHERE is_current) FROM %s WHERE patient_id = '" + id + "' AND datasource = '" + h.Code + "'"
 	if got := p.one(t, "patients", q); got != 11 {
 		t.Errorf("patient %s: current versions with the correction*10 + current versions = %d, want 11 (the later arrival current)", id, got)
+	}
+}
+
+// TestLastIngestSeqOfOlderTables: a table written before the arrival counter has no txn for
+// it; its largest number is read from its rows, leaving out the old delete markers (numbered
+// from 9e15), so new numbers stay small. A table with the txn answers from it.
+func TestLastIngestSeqOfOlderTables(t *testing.T) {
+	p := newPipeline(t)
+	ctx := context.Background()
+	tbl := delta.Open(p.lh.Store, catalog.Key(catalog.Silver, "legacy"))
+	if _, err := p.lh.Engine.WriteDelta(ctx, tbl, "SELECT * FROM (VALUES (1000000000001), (2000000000007), (9000000000000003)) v(_ingest_seq)", engine.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := tbl.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.b.lastIngestSeq(ctx, s); err != nil || got != 2000000000007 {
+		t.Errorf("last arrival number of an older table: %d, %v; want 2000000000007", got, err)
+	}
+	if _, err := p.lh.Engine.WriteDelta(ctx, tbl, "SELECT CAST(5 AS BIGINT) AS _ingest_seq", engine.WriteOptions{Txns: []delta.Txn{{AppID: ingestSeqAppID, Version: 2000000000012}}}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = tbl.Latest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.b.lastIngestSeq(ctx, s); err != nil || got != 2000000000012 {
+		t.Errorf("last arrival number from the txn: %d, %v; want 2000000000012", got, err)
 	}
 }
