@@ -260,8 +260,8 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	if len(ruleCols) > 0 {
 		sel += ", " + strings.Join(ruleCols, ", ")
 	}
-	if err := eng.TempTable(ctx, checked, fmt.Sprintf(`SELECT *, %s AS %s, %s AS _rcmlake_drop FROM (SELECT %s FROM %s) v`,
-		ReasonsExpr(asCol(quarantine)), ColReasons, ReasonsExpr(asCol(drops)), sel, batch)); err != nil {
+	if err := eng.TempTable(ctx, checked, fmt.Sprintf(`SELECT *, %s AS %s, %s AS _rcmlake_drop FROM (SELECT %s FROM %s %s) v`,
+		ReasonsExpr(asCol(quarantine)), ColReasons, ReasonsExpr(asCol(drops)), sel, batch, RowAlias)); err != nil {
 		return res, fmt.Errorf("quality rules: %w", err)
 	}
 	defer eng.DropTemp(context.WithoutCancel(ctx), checked)

@@ -101,7 +101,7 @@ func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []sourc
 		gone := prefix + "_gone"
 		defer eng.DropTemp(context.WithoutCancel(ctx), gone)
 		if err := eng.TempTable(ctx, gone, fmt.Sprintf(`SELECT DISTINCT %[1]s FROM (%[2]s) u
-WHERE _rcmlake_id IS NOT NULL AND _rcmlake_id NOT IN (SELECT CAST(%[3]s AS STRING) FROM %[4]s k WHERE %[3]s IS NOT NULL)`,
+WHERE _rcmlake_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %[4]s k WHERE CAST(k.%[3]s AS STRING) = u._rcmlake_id)`,
 			key, parts(key+", "+ks.idColumn+" AS _rcmlake_id", ""), d.Ident(ks.pk), keys)); err != nil {
 			return tables, total, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
 		}

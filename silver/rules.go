@@ -19,6 +19,10 @@ type RuleSQL struct {
 	Fails string
 }
 
+// RowAlias is the alias rules give the checked rows' relation: a relationships rule
+// correlates a subquery with it, where the column's bare name could mean the other table's.
+const RowAlias = "_rcmlake_this"
+
 // Refs resolves the relation that a relationships rule points at (entity -> SQL relation of
 // its current rows).
 type Refs func(entity string) (string, error)
@@ -84,9 +88,11 @@ func CompileRule(r config.Rule, refs Refs, fn Funcs) (RuleSQL, error) {
 		if !identRe.MatchString(col) {
 			return RuleSQL{}, fmt.Errorf("rule %s: to %q: the column is not a simple name", r.Name, r.To)
 		}
+		// NOT EXISTS, not NOT IN: both engines hash-join it, while Spark runs a NOT IN inside a
+		// SELECT list as a nested loop over both tables (null-aware), hours at 1M rows.
 		for _, c := range cols {
-			parts = append(parts, fmt.Sprintf("(%s IS NOT NULL AND %s NOT IN (SELECT %s FROM %s WHERE %s IS NOT NULL))",
-				c, c, col, rel, col))
+			parts = append(parts, fmt.Sprintf("(%[1]s.%[2]s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %[3]s _rcmlake_ref WHERE _rcmlake_ref.%[4]s = %[1]s.%[2]s))",
+				RowAlias, c, rel, col))
 		}
 	case "expression":
 		parts = append(parts, fmt.Sprintf("NOT COALESCE((%s), FALSE)", r.Expr))

@@ -55,7 +55,7 @@ func TestRulesOnDuckDB(t *testing.T) {
 		}
 		compiled = append(compiled, c)
 	}
-	res, err := e.Query(ctx, "SELECT coalesce(id, '?') || '/' || coalesce(first_name, '?'), "+ReasonsExpr(compiled)+" FROM p")
+	res, err := e.Query(ctx, "SELECT coalesce(id, '?') || '/' || coalesce(first_name, '?'), "+ReasonsExpr(compiled)+" FROM p "+RowAlias)
 	if err != nil {
 		t.Fatal(err)
 	}
