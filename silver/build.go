@@ -196,14 +196,15 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 	var data []string
 	carries := 0
 	for _, c := range cols {
-		if c == ColSeq || c == ColIngestSeq {
+		if c == ColSeq || c == ColIngestSeq || c == ColLoad {
 			carries++
 		} else {
 			data = append(data, c)
 		}
 	}
-	if carries != 2 {
-		return res, fmt.Errorf("the silver model %s must select %s and %s from {{ staged }} as they are: they order the versions", e.Name, ColSeq, ColIngestSeq)
+	if carries != 3 {
+		return res, fmt.Errorf("the silver model %s must select %s, %s and %s from {{ staged }} as they are: they order the versions and tell loads apart",
+			e.Name, ColSeq, ColIngestSeq, ColLoad)
 	}
 
 	// Quality rules over the batch.
@@ -357,15 +358,28 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 }
 
 // withAllTxns records in the commit every source's processed load count, and the last
-// arrival number used when the batch used any (a load may hold no rows).
+// arrival number used when the batch used any (a load may hold no rows). A txn version must
+// grow, so those the table already holds at that version or later are left out: a full
+// refresh takes in no new load, and numbers arrivals from the start again (later builds go
+// on after the larger number the table keeps).
 func withAllTxns(opts engine.WriteOptions, srcs []source, firstSeq, lastSeq int64) engine.WriteOptions {
+	var txns []delta.Txn
 	for _, s := range srcs {
 		if len(s.files) > 0 {
-			opts.Txns = append(opts.Txns, delta.Txn{AppID: appID(s.cfg), Version: int64(s.loads)})
+			txns = append(txns, delta.Txn{AppID: appID(s.cfg), Version: int64(s.loads)})
 		}
 	}
 	if lastSeq > firstSeq {
-		opts.Txns = append(opts.Txns, delta.Txn{AppID: ingestSeqAppID, Version: lastSeq})
+		txns = append(txns, delta.Txn{AppID: ingestSeqAppID, Version: lastSeq})
+	}
+	opts.Txns = nil
+	for _, x := range txns {
+		if opts.Read != nil {
+			if v, ok := opts.Read.TxnVersion(x.AppID); ok && v >= x.Version {
+				continue
+			}
+		}
+		opts.Txns = append(opts.Txns, x)
 	}
 	opts.Txn = nil
 	return opts
@@ -374,8 +388,6 @@ func withAllTxns(opts engine.WriteOptions, srcs []source, firstSeq, lastSeq int6
 func appID(s config.EntitySource) string { return "bronze:" + s.Datasource + "." + s.Table }
 
 // ingestSeqAppID is the txn that holds a silver table's last arrival number (_ingest_seq).
-// A txn version must grow with each commit that carries it, so a batch that numbers no row
-// leaves it out.
 const ingestSeqAppID = "rcmlake:ingest_seq"
 
 // legacyMarkerSeq is where tables written before the counter numbered their delete markers.
@@ -434,9 +446,10 @@ func (b *Builder) stageSQL(ctx context.Context, s source, cdm []string, lastSeq 
 		seq = fmt.Sprintf("coalesce(TRY_CAST(%s AS TIMESTAMP), %s)", expr, seq)
 	}
 	return fmt.Sprintf(`SELECT %s, %s AS datasource, %s AS %s,
-		CAST(%d AS BIGINT) + row_number() OVER (ORDER BY %s, %s, %s) AS %s
+		CAST(%d AS BIGINT) + row_number() OVER (ORDER BY %s, %s, %s) AS %s, CAST(%s AS TIMESTAMP) AS %s
 		FROM %s f`,
-			strings.Join(sel, ", "), d.Literal(s.cfg.Datasource), seq, ColSeq, lastSeq, bronze.ColLoadTime, engine.ColFile, engine.ColRow, ColIngestSeq, files),
+			strings.Join(sel, ", "), d.Literal(s.cfg.Datasource), seq, ColSeq, lastSeq, bronze.ColLoadTime, engine.ColFile, engine.ColRow, ColIngestSeq,
+			bronze.ColLoadTime, ColLoad, files),
 		toInt(r.Rows[0][0]), nil
 }
 

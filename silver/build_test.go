@@ -246,8 +246,24 @@ func TestIncrementalMergeEqualsRebuild(t *testing.T) {
 		incremental[e] = d
 	}
 	full := &Builder{Config: p.cfg, Lake: p.lh, Models: p.b.Models, Log: p.b.Log, FullRefresh: true}
+	version := func(e string) int64 {
+		s, err := delta.Open(p.lh.Store, catalog.Key(catalog.Silver, e)).Latest(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Version
+	}
+	before := map[string]int64{}
+	for _, e := range entities {
+		before[e] = version(e)
+	}
 	if _, err := full.Build(context.Background(), ""); err != nil {
 		t.Fatal(err)
+	}
+	for _, e := range entities {
+		if v := version(e); v != before[e]+1 {
+			t.Errorf("full refresh of %s: version %d -> %d, want one new commit", e, before[e], v)
+		}
 	}
 	for _, e := range entities {
 		if d, _ := p.currentDigest(t, e); d != incremental[e] {

@@ -19,6 +19,10 @@ type RuleSQL struct {
 	Fails string
 }
 
+// ColLoad is the time of the bronze load each batch row came from. Models carry it from
+// staging (it is not stored in silver), and the unique rule counts within one load.
+const ColLoad = "_load_time"
+
 // RowAlias is the alias rules give the checked rows' relation: a relationships rule
 // correlates a subquery with it, where the column's bare name could mean the other table's.
 const RowAlias = "_rcmlake_this"
@@ -56,7 +60,9 @@ func CompileRule(r config.Rule, refs Refs, fn Funcs) (RuleSQL, error) {
 			parts = append(parts, cond)
 		}
 	case "unique":
-		parts = append(parts, fmt.Sprintf("(COUNT(*) OVER (PARTITION BY %s) > 1 AND %s)", strings.Join(cols, ", "), allNotNull(cols)))
+		// Unique within each load: a batch may hold several loads of a source (a catch-up
+		// run, a full refresh), in which one key's versions legitimately repeat.
+		parts = append(parts, fmt.Sprintf("(COUNT(*) OVER (PARTITION BY %s, %s) > 1 AND %s)", strings.Join(cols, ", "), ColLoad, allNotNull(cols)))
 	case "accepted_values":
 		for _, c := range cols {
 			parts = append(parts, fmt.Sprintf("(%s IS NOT NULL AND CAST(%s AS STRING) NOT IN (%s))", c, c, literals(r.Values)))

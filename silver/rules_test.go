@@ -21,7 +21,7 @@ func TestRulesOnDuckDB(t *testing.T) {
 	}
 	defer e.Close()
 	ctx := context.Background()
-	if err := e.Exec(ctx, `CREATE TABLE p AS SELECT * FROM (VALUES
+	if err := e.Exec(ctx, `CREATE TABLE p AS SELECT *, TIMESTAMP '2024-02-01 00:00:00' AS _load_time FROM (VALUES
 		('p1', 'Ann', 'F', 30, 'D1', 'ok@x.org'),
 		('p2', 'NULL', 'M', 40, 'D1', 'bad'),
 		('p3', NULL, 'X', -5, 'D9', NULL),

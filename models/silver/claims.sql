@@ -2,7 +2,7 @@
 -- appears again in a later month's file when its status changes; SCD2 keeps each status, so the
 -- first one (e.g. an initial denial) is never lost.
 SELECT
-  _source_seq, _ingest_seq,                      -- as staged: they order each key's versions
+  _source_seq, _ingest_seq, _load_time,          -- as staged: they order versions and tell loads apart
   claim_id || '-' || datasource                  AS claim_key,
   claim_id,
   datasource,

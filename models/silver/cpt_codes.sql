@@ -1,7 +1,7 @@
 -- silver.cpt_codes: the CPT code file, one version per change of a code's description,
 -- category or status. Codes are text: leading zeros ("0001U") matter.
 SELECT
-  _source_seq, _ingest_seq,                      -- as staged: they order each key's versions
+  _source_seq, _ingest_seq, _load_time,          -- as staged: they order versions and tell loads apart
   upper(trim(cpt_code))                          AS cpt_code,
   datasource,
   trim(category)                                 AS category,

@@ -1,6 +1,6 @@
 -- silver.departments.
 SELECT
-  _source_seq, _ingest_seq,                      -- as staged: they order each key's versions
+  _source_seq, _ingest_seq, _load_time,          -- as staged: they order versions and tell loads apart
   department_id || '-' || datasource             AS department_key,
   department_id,
   datasource,

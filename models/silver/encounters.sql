@@ -1,6 +1,6 @@
 -- silver.encounters. Foreign keys are re-keyed to the surrogate keys of their dimensions.
 SELECT
-  _source_seq, _ingest_seq,                      -- as staged: they order each key's versions
+  _source_seq, _ingest_seq, _load_time,          -- as staged: they order versions and tell loads apart
   encounter_id || '-' || datasource              AS encounter_key,
   encounter_id,
   datasource,

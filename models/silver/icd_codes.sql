@@ -2,7 +2,7 @@
 -- NLM Clinical Tables or the CMS order file). The code keeps its dot (E11.9); code_nodot is
 -- the form claims files often use.
 SELECT
-  _source_seq, _ingest_seq,                      -- as staged: they order each key's versions
+  _source_seq, _ingest_seq, _load_time,          -- as staged: they order versions and tell loads apart
   upper(trim(code))                               AS code,
   upper(replace(trim(code), '.', ''))             AS code_nodot,
   datasource,

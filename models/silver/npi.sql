@@ -1,7 +1,7 @@
 -- silver.npi: the NPPES NPI Registry's record of each provider NPI the EMRs name. NPIs are
 -- ten-digit strings, never numbers (the seed cast them to int32 and lost them).
 SELECT
-  _source_seq, _ingest_seq,                      -- as staged: they order each key's versions
+  _source_seq, _ingest_seq, _load_time,          -- as staged: they order versions and tell loads apart
   trim(npi)                                       AS npi,
   datasource,
   enumeration_type,

@@ -1,7 +1,7 @@
 -- silver.patients: one patient model for every hospital, whatever its column names.
 -- The mapping from each hospital's columns to these names is in rcmlake.yaml (silver.entities).
 SELECT
-  _source_seq, _ingest_seq,                      -- as staged: they order each key's versions
+  _source_seq, _ingest_seq, _load_time,          -- as staged: they order versions and tell loads apart
   -- A row without an id still gets a stable key of its own, so it is kept (and quarantined)
   -- instead of being merged with other id-less rows.
   coalesce(patient_id, '?' || md5(concat_ws('|', first_name, last_name, ssn, dob, address)))

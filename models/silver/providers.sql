@@ -1,7 +1,7 @@
 -- silver.providers. NPIs are strings: they are 10-digit identifiers, many exceed int32, and a
 -- leading zero or a check digit must never be lost to arithmetic.
 SELECT
-  _source_seq, _ingest_seq,                      -- as staged: they order each key's versions
+  _source_seq, _ingest_seq, _load_time,          -- as staged: they order versions and tell loads apart
   provider_id || '-' || datasource               AS provider_key,
   provider_id,
   datasource,

@@ -1,7 +1,7 @@
 -- silver.transactions. Money is decimal(18,2), never float: the source's float artefacts
 -- (988.3699951171875) are rounded to the cent once, here.
 SELECT
-  _source_seq, _ingest_seq,                      -- as staged: they order each key's versions
+  _source_seq, _ingest_seq, _load_time,          -- as staged: they order versions and tell loads apart
   coalesce(transaction_id, '?' || md5(concat_ws('|', encounter_id, patient_id, service_date, amount)))
     || '-' || datasource                         AS transaction_key,
   transaction_id,
