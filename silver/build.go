@@ -313,9 +313,9 @@ func (b *Builder) buildEntity(ctx context.Context, e config.Entity, logs []bronz
 				return res, err
 			}
 		}
-		markers, n, err := b.markDeletes(ctx, e, srcs, existingScan, kept, s.Columns, lastSeq)
-		for _, m := range markers {
-			defer eng.DropTemp(context.WithoutCancel(ctx), m)
+		markers, temps, n, err := b.markDeletes(ctx, e, srcs, existingScan, kept, s.Columns, lastSeq)
+		for _, t := range temps {
+			defer eng.DropTemp(context.WithoutCancel(ctx), t)
 		}
 		if err != nil {
 			return res, err

@@ -58,16 +58,15 @@ func (b *Builder) sourceKeySet(e config.Entity, s source) (*keySet, string) {
 // columns of kept (cols, then the hash, sequence, deleted flag and arrival number). The
 // marker repeats the last known values, so the deleted version reads like the one before it;
 // its hash differs, so a key that comes back later is a new version again. Markers take the
-// arrival numbers after lastSeq, in turn. It returns the tables (also on error, for the
-// caller to drop) and the number of markers.
-func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []source, existingScan, kept string, cols []string, lastSeq int64) ([]string, int64, error) {
+// arrival numbers after lastSeq, in turn. It returns the marker tables, every temporary table
+// it made (also on error; the caller drops them once it no longer reads the markers: Spark's
+// cached views resolve the views they read from) and the number of markers.
+func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []source, existingScan, kept string, cols []string, lastSeq int64) (markers, temps []string, n int64, err error) {
 	eng, d := b.engine(), b.dialect()
 	perDatasource := map[string]int{}
 	for _, s := range e.Sources {
 		perDatasource[s.Datasource]++
 	}
-	var tables []string
-	var total int64
 	for i, s := range srcs {
 		ks, why := b.sourceKeySet(e, s)
 		if ks == nil {
@@ -82,7 +81,7 @@ func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []sourc
 		}
 		keys, err := eng.ParquetSQL(ctx, ks.files)
 		if err != nil {
-			return tables, total, err
+			return markers, temps, n, err
 		}
 		// First the keys whose source id is gone, reading only key columns; then the full
 		// rows of those keys alone, whose newest version each marker repeats. (The id is the
@@ -99,11 +98,11 @@ func (b *Builder) markDeletes(ctx context.Context, e config.Entity, srcs []sourc
 		}
 		key := strings.Join(e.Key, ", ")
 		gone := prefix + "_gone"
-		defer eng.DropTemp(context.WithoutCancel(ctx), gone)
+		temps = append(temps, gone)
 		if err := eng.TempTable(ctx, gone, fmt.Sprintf(`SELECT DISTINCT %[1]s FROM (%[2]s) u
 WHERE _rcmlake_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %[4]s k WHERE CAST(k.%[3]s AS STRING) = u._rcmlake_id)`,
 			key, parts(key+", "+ks.idColumn+" AS _rcmlake_id", ""), d.Ident(ks.pk), keys)); err != nil {
-			return tables, total, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
+			return markers, temps, n, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
 		}
 		carried := strings.Join(append(append([]string{}, cols...), ColHash, ColSeq, ColIngestSeq), ", ")
 		q := fmt.Sprintf(`SELECT %[1]s, md5('deleted|' || %[2]s) AS %[2]s,
@@ -114,18 +113,19 @@ FROM (
   FROM (%[9]s) u
 ) v
 WHERE _rcmlake_latest = 1`,
-			strings.Join(cols, ", "), ColHash, ks.at, ColSeq, ColIsDeleted, lastSeq+total, key, ColIngestSeq,
+			strings.Join(cols, ", "), ColHash, ks.at, ColSeq, ColIsDeleted, lastSeq+n, key, ColIngestSeq,
 			parts(carried, " AND EXISTS (SELECT 1 FROM "+gone+" g WHERE "+keyMatch(e.Key, "g", "c")+")"))
 		name := prefix + "_markers"
-		tables = append(tables, name)
+		temps = append(temps, name)
+		markers = append(markers, name)
 		if err := eng.TempTable(ctx, name, q); err != nil {
-			return tables, total, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
+			return markers, temps, n, fmt.Errorf("detecting deletes from %s.%s: %w", s.cfg.Datasource, s.cfg.Table, err)
 		}
 		r, err := eng.Query(ctx, "SELECT count(*) FROM "+name)
 		if err != nil {
-			return tables, total, err
+			return markers, temps, n, err
 		}
-		total += toInt(r.Rows[0][0])
+		n += toInt(r.Rows[0][0])
 	}
-	return tables, total, nil
+	return markers, temps, n, nil
 }
