@@ -338,7 +338,7 @@ func (b *Bench) world(ctx context.Context, scale float64) (*World, error) {
 
 	floorIn := filepath.Join(root, "floor")
 	b.logf("scale %g: export the EMRs to CSV for the floor (untimed)", scale)
-	if err := exportForFloor(ctx, pristine, floorIn); err != nil {
+	if err := ExportForFloor(ctx, pristine, floorIn); err != nil {
 		return w, fmt.Errorf("floor export: %w", err)
 	}
 

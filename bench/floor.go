@@ -52,7 +52,7 @@ func stripComments(s string) string {
 }
 
 // RunFloor runs the floor script in the current folder (which holds its inputs, see
-// exportForFloor) on the same embedded DuckDB as rcmlake, with the same memory limit and temp
+// ExportForFloor) on the same embedded DuckDB as rcmlake, with the same memory limit and temp
 // folder. Tables live in a database file there, so that DuckDB can evict them under the limit
 // as rcmlake's Parquet files can be.
 func RunFloor(ctx context.Context, memoryLimit, tempDir string, log io.Writer) error {

@@ -70,10 +70,10 @@ func readWorld(dir string) (worldSize, *synth.Manifest, error) {
 	return w, m, nil
 }
 
-// exportForFloor writes what the floor script reads (untimed): each SQLite EMR table as CSV
+// ExportForFloor writes what the floor script reads (untimed): each SQLite EMR table as CSV
 // under <datasource>/<table>.csv, and hard links to the claims files, the CPT file and the
 // ICD-10 order file. DuckDB's sqlite extension is not available offline, hence the CSVs.
-func exportForFloor(ctx context.Context, world, out string) error {
+func ExportForFloor(ctx context.Context, world, out string) error {
 	_, m, err := readWorld(world)
 	if err != nil {
 		return err

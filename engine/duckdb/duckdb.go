@@ -138,7 +138,7 @@ func (e *Engine) Query(ctx context.Context, query string) (*engine.Result, error
 func (e *Engine) Close() error { return e.db.Close() }
 
 // quote makes a SQL string literal.
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func quote(s string) string { return Literal(s) }
 
 var _ engine.Engine = (*Engine)(nil)
 
