@@ -38,6 +38,8 @@ type Result struct {
 	Incremental  bool
 	ChangedKeys  int64
 	FilesRemoved int
+	// Since is the first day a model recomputed from a day on rebuilt ('YYYY-MM-DD').
+	Since string
 }
 
 // Builder builds the gold layer.
@@ -162,6 +164,13 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%s/%s.sql: %w", m.Layer, m.Name, err)
 	}
+	since, err := parseSince(text)
+	if err != nil {
+		return res, fmt.Errorf("%s/%s.sql: %w", m.Layer, m.Name, err)
+	}
+	if inc != nil && since != nil {
+		return res, fmt.Errorf("%s/%s.sql: a model is incremental by key or since a day, not both", m.Layer, m.Name)
+	}
 	// Each input is read at one version, which the commit records.
 	inputs := map[string]*delta.Snapshot{}
 	ref := func(name string) (string, error) {
@@ -220,8 +229,21 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 	var w *engine.WriteResult
 	// Incremental builds keep their key sets in the embedded engine's temp tables; on another
 	// engine every build is a full one.
-	if inc != nil && b.Lake.Models.Name() != "duckdb" {
-		inc = nil
+	if b.Lake.Models.Name() != "duckdb" {
+		inc, since = nil, nil
+	}
+	if since != nil {
+		opts.FileBytes = cmp.Or(b.FileBytes, FactFileBytes)
+		if prev != nil && !b.FullRefresh {
+			from := func(day string) (string, error) {
+				return b.Models.Render(m.Layer, m.Name, models.Funcs{Ref: ref, Exists: exists, Since: day})
+			}
+			if w, err = b.mergeSince(ctx, m, text, since, from, prev, inputs, opts, &res); err != nil {
+				return res, err
+			}
+		}
+		// Written in date order, so that a later build replaces only the files from its day on.
+		sql = "SELECT * FROM (" + sql + ") m ORDER BY " + duckdb.Ident(since.column)
 	}
 	if inc != nil {
 		opts.FileBytes = cmp.Or(b.FileBytes, FactFileBytes)
@@ -253,6 +275,6 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 		}
 	}
 	b.Log.Info("gold built", "table", res.Table, "rows", res.Rows, "unknown_members", res.Unknown, "version", res.Version,
-		"incremental", res.Incremental, "changed_keys", res.ChangedKeys, "files_rewritten", res.FilesRemoved)
+		"incremental", res.Incremental, "changed_keys", res.ChangedKeys, "since", res.Since, "files_rewritten", res.FilesRemoved)
 	return res, nil
 }

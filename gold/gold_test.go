@@ -30,8 +30,13 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldOf(t, synth.Options{Seed: 5, Scale: 0.5, Months: 3})
+}
+
+func newWorldOf(t *testing.T, o synth.Options) *world {
+	t.Helper()
 	dir := t.TempDir()
-	if _, err := synth.Generate(context.Background(), dir, synth.Options{Seed: 5, Scale: 0.5, Months: 3}); err != nil {
+	if _, err := synth.Generate(context.Background(), dir, o); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(filepath.Join(dir, "rcmlake.yaml"))
@@ -142,6 +147,13 @@ func TestIncrementalFactsEqualRebuild(t *testing.T) {
 				t.Errorf("%s: %s was not built incrementally (%d rows): %+v", id, f, rows, r)
 			}
 		}
+		for _, f := range []string{"fact_ar_snapshot", "kpi_monthly"} {
+			r := res["gold."+f]
+			t.Logf("%s: gold.%s %+v", id, f, r)
+			if !r.Incremental || r.Since == "" {
+				t.Errorf("%s: %s was not recomputed from a day on: %+v", id, f, r)
+			}
+		}
 	}
 	// With the default share, a month that touches every file of this small world rebuilds.
 	// Silver rewrites most of its transactions files for such a month, so the build rebuilds
@@ -196,6 +208,84 @@ func TestParseIncremental(t *testing.T) {
 	for _, bad := range []string{"-- incremental: transaction_key", "-- incremental: key k from silver.t\n-- incremental: patient_key"} {
 		if _, err := parseIncremental(bad); err == nil || !strings.Contains(err.Error(), "incremental") {
 			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	if d, err := parseSince("-- since: month_start by month\n-- since: gold.fact_claim claim_date"); err != nil || !d.monthly || d.column != "month_start" {
+		t.Errorf("by month: %+v %v", d, err)
+	}
+	d, err := parseSince("-- since: snapshot_date\n" +
+		"-- since: gold.fact_transaction least(service_date, paid_date) over service_date, paid_date ,charge_amount\n" +
+		"--since: gold.dim_date date_day  \nSELECT 1")
+	if err != nil || d.column != "snapshot_date" || d.monthly || len(d.inputs) != 2 {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if in := d.inputs["gold.fact_transaction"]; in.expr != "least(service_date, paid_date)" ||
+		strings.Join(in.cols, "|") != "service_date|paid_date|charge_amount" {
+		t.Errorf("fact_transaction: %+v", in)
+	}
+	if in := d.inputs["gold.dim_date"]; in.expr != "date_day" || in.cols != nil {
+		t.Errorf("dim_date: %+v", in)
+	}
+	if d, err := parseSince("SELECT 1"); d != nil || err != nil {
+		t.Errorf("no declaration: %+v %v", d, err)
+	}
+	for _, bad := range []string{"-- since: snapshot_date month_start", "-- since: d\n-- since: gold.x", "-- since: d\n-- since: gold.x a\n-- since: gold.x b"} {
+		if _, err := parseSince(bad); err == nil || !strings.Contains(err.Error(), "since") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// TestGoldByDayRecomputesFromTheFirstChangedDay: on a world whose history is longer than the
+// months a charge keeps changing in, an appended month recomputes fact_ar_snapshot and
+// kpi_monthly from a day well inside the history, keeps the files before it, and ends equal,
+// row for row, to a full rebuild.
+func TestGoldByDayRecomputesFromTheFirstChangedDay(t *testing.T) {
+	w := newWorldOf(t, synth.Options{Seed: 11, Scale: 0.1, Months: 16})
+	w.run(t, "r1")
+	byDay := []string{"fact_ar_snapshot", "kpi_monthly"}
+	first := map[string]string{}
+	files := map[string]int{}
+	for _, f := range byDay {
+		s, err := delta.Open(w.lh.Store, catalog.Key(catalog.Gold, f)).Latest(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = len(s.Files())
+		rel, _ := w.lh.ScanSQL(context.Background(), s)
+		col := map[string]string{"fact_ar_snapshot": "snapshot_date", "kpi_monthly": "month_start"}[f]
+		r, err := w.lh.Engine.Query(context.Background(), "SELECT CAST(min("+col+") AS VARCHAR) FROM "+rel+" x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first[f] = r.Rows[0][0].(string)
+	}
+	if _, err := synth.AppendMonth(context.Background(), w.dir); err != nil {
+		t.Fatal(err)
+	}
+	res := w.run(t, "r2")
+	want := map[string]string{}
+	for _, f := range byDay {
+		r := res["gold."+f]
+		t.Logf("gold.%s: since %s, %d of %d files replaced (history from %s)", f, r.Since, r.FilesRemoved, files[f], first[f])
+		// Charges change for about ten months after their month: the first changed day lies
+		// months after the start of a 16-month history.
+		if !r.Incremental || r.Since <= first[f] || r.Since[:7] <= first[f][:4]+"-03" {
+			t.Errorf("gold.%s was not recomputed from a day inside the history: %+v", f, r)
+		}
+		if f == "fact_ar_snapshot" && r.FilesRemoved >= files[f] {
+			t.Errorf("gold.%s replaced all %d files", f, files[f])
+		}
+		want[f], _, _ = w.digest(t, f)
+	}
+	w.gb.FullRefresh = true
+	w.build(t)
+	for _, f := range byDay {
+		if got, _, _ := w.digest(t, f); got != want[f] {
+			t.Errorf("gold.%s: the build from a day on and a full rebuild disagree", f)
 		}
 	}
 }

@@ -197,7 +197,7 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 		if err != nil || old.Schema == nil || cur.Schema == nil || fieldNames(old.Schema) != fieldNames(cur.Schema) {
 			return false, nil // expired from the log, or reshaped: rebuild
 		}
-		changed, err := b.changedRows(ctx, old, cur)
+		changed, err := b.changedRows(ctx, old, cur, nil)
 		if err != nil {
 			return false, nil // e.g. a removed file already vacuumed: rebuild
 		}
@@ -242,10 +242,11 @@ func addedBytes(old, cur *delta.Snapshot) (added, total int64) {
 
 func (b *Builder) maxRewriteShare() float64 { return cmp.Or(b.MaxRewriteShare, DefaultMaxRewriteShare) }
 
-// changedRows is a relation of the rows that differ between two versions of a table: those of
-// the files added since old, less those of the files removed, and the other way round. Files
-// carried over are not read. Empty when no file changed.
-func (b *Builder) changedRows(ctx context.Context, old, cur *delta.Snapshot) (string, error) {
+// changedRows is a relation of the rows that differ between two versions of a table, on the
+// given (quoted) columns or on all of them: those of the files added since old, less those of
+// the files removed, and the other way round. Files carried over are not read. Empty when no
+// file changed.
+func (b *Builder) changedRows(ctx context.Context, old, cur *delta.Snapshot, cols []string) (string, error) {
 	was := map[string]bool{}
 	for _, f := range old.Files() {
 		was[f.Path] = true
@@ -274,17 +275,21 @@ func (b *Builder) changedRows(ctx context.Context, old, cur *delta.Snapshot) (st
 			return "", err
 		}
 	}
-	cols := strings.Join(quotedFields(cur.Schema), ", ")
+	if len(cols) == 0 {
+		cols = quotedFields(cur.Schema)
+	}
+	list := strings.Join(cols, ", ")
 	switch {
 	case a == "" && r == "":
 		return "", nil
 	case r == "":
-		return "(SELECT " + cols + " FROM " + a + " a)", nil
+		return "(SELECT " + list + " FROM " + a + " a)", nil
 	case a == "":
-		return "(SELECT " + cols + " FROM " + r + " r)", nil
+		return "(SELECT " + list + " FROM " + r + " r)", nil
 	}
-	return fmt.Sprintf("((SELECT %[1]s FROM %[2]s a EXCEPT SELECT %[1]s FROM %[3]s r) UNION ALL (SELECT %[1]s FROM %[3]s r EXCEPT SELECT %[1]s FROM %[2]s a))",
-		cols, a, r), nil
+	// EXCEPT ALL: on a subset of the columns, rows need not be distinct.
+	return fmt.Sprintf("((SELECT %[1]s FROM %[2]s a EXCEPT ALL SELECT %[1]s FROM %[3]s r) UNION ALL (SELECT %[1]s FROM %[3]s r EXCEPT ALL SELECT %[1]s FROM %[2]s a))",
+		list, a, r), nil
 }
 
 // filesWithKeys lists prev's files that hold one of the keys: file statistics rule out those

@@ -9,6 +9,7 @@
 package models
 
 import (
+	"cmp"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -80,7 +81,14 @@ type Funcs struct {
 	// Exists reports whether a table has been built, for inputs that are optional (reference
 	// data whose API is off). Without it, every table counts as present.
 	Exists func(name string) (bool, error)
+	// Since is the first day a build recomputes, as a SQL DATE literal, for models that are
+	// recomputed from a day on (see gold's "since:" headers). Empty renders the earliest
+	// date: a full build.
+	Since string
 }
+
+// EarliestDate is what {{ since }} renders for a full build.
+const EarliestDate = "DATE '0001-01-01'"
 
 // Render reads layer/name.sql and expands its template calls.
 func (s Source) Render(layer, name string, f Funcs) (string, error) {
@@ -112,6 +120,7 @@ func (s Source) Render(layer, name string, f Funcs) (string, error) {
 	if f.Ref != nil {
 		fm["ref"] = f.Ref
 	}
+	fm["since"] = func() string { return cmp.Or(f.Since, EarliestDate) }
 	fm["exists"] = func(string) (bool, error) { return true, nil }
 	if f.Exists != nil {
 		fm["exists"] = f.Exists

@@ -6,8 +6,16 @@
 --
 -- It is built from events, not from charges x days: each charge enters a bucket on one day and
 -- leaves it on another, and a running sum over the calendar gives each day's balance.
+--
+-- Built from a day on: a build recomputes only the days from the first one that a changed fact
+-- or calendar row touches (`since`; the earliest date in a full build). A charge that
+-- entered a bucket before that day counts as entering it on that day, so each day's balance
+-- is the same as from the beginning. See docs/ARCHITECTURE.md, "Gold by day".
+-- since: snapshot_date
+-- since: gold.fact_transaction least(service_date, paid_date) over datasource, payor_id, department_key, service_date, paid_date, charge_amount
+-- since: gold.dim_date date_day over date_day
 WITH bounds AS (
-  SELECT max(date_day) AS hi FROM {{ ref "gold.dim_date" }}
+  SELECT max(date_day) AS hi, {{ since }} AS lo FROM {{ ref "gold.dim_date" }}
 ),
 buckets AS (
   SELECT * FROM (VALUES (1, '0-30', 0, 30), (2, '31-60', 31, 60), (3, '61-90', 61, 90),
@@ -15,7 +23,7 @@ buckets AS (
 ),
 spans AS (            -- the days [enter_day, leave_day) each charge spends in each bucket
   SELECT t.datasource, t.payor_id AS payer, t.department_key, b.bucket_order, b.aging_bucket, t.charge_amount,
-         {{ add_days "t.service_date" "b.lo_days" }} AS enter_day,
+         greatest({{ add_days "t.service_date" "b.lo_days" }}, x.lo) AS enter_day,
          least({{ add_days "t.service_date" "b.hi_days + 1" }},
                coalesce(t.paid_date, {{ add_days "x.hi" "1" }}),
                {{ add_days "x.hi" "1" }}) AS leave_day
@@ -39,6 +47,7 @@ grid AS (             -- every day for every group that ever had open A/R
   SELECT g.datasource, g.payer, g.department_key, g.bucket_order, g.aging_bucket, d.date_day
   FROM (SELECT DISTINCT datasource, payer, department_key, bucket_order, aging_bucket FROM daily) g
   CROSS JOIN {{ ref "gold.dim_date" }} d
+  WHERE d.date_day >= {{ since }}
 ),
 running AS (
   SELECT g.date_day, g.datasource, g.payer, g.department_key, g.bucket_order, g.aging_bucket,

@@ -3,9 +3,18 @@
 -- exists). Ratios are computed after rolling up, from summed numerators and denominators.
 -- Grains: network, hospital, and per hospital payer, department, provider and cpt; plus
 -- network_payer (a payer across every hospital).
-WITH months AS (
+--
+-- Built from a month on: a build recomputes only the months from the first one that a changed
+-- fact row touches (a charge counts from its service date, a payment from its date, a claim
+-- from its claim date); the earlier months' rows are kept. The three-month charges window of
+-- Days in A/R reads the two months before, which are still summed here.
+-- since: month_start by month
+-- since: gold.fact_transaction least(service_date, paid_date) over service_date, paid_date, insert_date, datasource, payor_id, department_key, provider_sk, cpt_code, charge_amount, paid_amount
+-- since: gold.fact_claim claim_date over claim_date, service_date, datasource, payer_name, department_key, provider_sk, cpt_code, claim_amount, allowed_amount, paid_amount, initial_denial, clean_first_pass, is_denied
+WITH months AS (      -- the month ends at which open A/R is computed: the expensive part
   SELECT DISTINCT {{ month_start "service_date" }} AS month_start
-  FROM {{ ref "gold.fact_transaction" }} WHERE service_date IS NOT NULL
+  FROM {{ ref "gold.fact_transaction" }}
+  WHERE service_date IS NOT NULL AND service_date >= {{ since }}
 ),
 bounds AS (
   SELECT month_start, last_day(month_start) AS month_end FROM months
@@ -150,3 +159,4 @@ SELECT
   CASE WHEN claim_lag_n > 0 THEN CAST(claim_lag_days_sum AS DOUBLE) / claim_lag_n END AS claim_lag_days,
   CASE WHEN claims_paid_count > 0 THEN CAST(claims_paid AS DOUBLE) / claims_paid_count END AS avg_reimbursement
 FROM windowed
+WHERE month_start >= {{ since }}
