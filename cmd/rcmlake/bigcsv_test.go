@@ -16,8 +16,6 @@ import (
 	"github.com/rcmlake/rcmlake/bronze"
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
-	"github.com/rcmlake/rcmlake/lake/file"
-	"github.com/rcmlake/rcmlake/lakehouse"
 )
 
 // TestLandingCSVStreams (issue #9): a claims CSV streams through `rcmlake ingest` without being
@@ -78,14 +76,7 @@ func ingestBigCSV(t *testing.T, bin string, mb int) csvRun {
 	r := csvRun{fileMB: size >> 20, rows: rows, took: time.Since(start)}
 	r.rssMB = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10 // KiB on Linux
 
-	st, err := file.New(filepath.Join(dir, "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lh, err := lakehouse.OpenStorage(st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, lh := openLakeDir(t, filepath.Join(dir, "lake"))
 	defer lh.Close()
 	logs, err := bronze.ReadLoadLogs(context.Background(), lh, nil)
 	if err != nil || len(logs) != 1 || logs[0].NumberOfRowsCopied != rows || logs[0].RowsRejected != 0 {

@@ -241,14 +241,7 @@ func (c *chaos) scenario(rng *rand.Rand, cfg, name string, window time.Duration,
 
 func (c *chaos) lake(cfg string) *lakehouse.Lakehouse {
 	c.t.Helper()
-	st, err := file.New(filepath.Join(filepath.Dir(cfg), "lake"))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	lh, err := lakehouse.OpenStorage(st)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	_, lh := openLakeDir(c.t, filepath.Join(filepath.Dir(cfg), "lake"))
 	return lh
 }
 

@@ -10,8 +10,6 @@ import (
 	"github.com/rcmlake/rcmlake/bench"
 	"github.com/rcmlake/rcmlake/delta"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
-	"github.com/rcmlake/rcmlake/lake/file"
-	"github.com/rcmlake/rcmlake/lakehouse"
 )
 
 // TestFloorComputesRcmlakesGold checks the benchmark floor's claim to be "the same full
@@ -41,14 +39,7 @@ func TestFloorComputesRcmlakesGold(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	store, err := file.New(filepath.Join(world, "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lh, err := lakehouse.OpenStorage(store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, lh := openLakeDir(t, filepath.Join(world, "lake"))
 	defer lh.Close()
 	columns := func(rel string) map[string]string {
 		res, err := lh.Engine.Query(ctx, "DESCRIBE SELECT * FROM "+rel)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rcmlake/rcmlake/internal/testenv"
+	"github.com/rcmlake/rcmlake/lake/file"
+	"github.com/rcmlake/rcmlake/lakehouse"
 )
 
 func runCLI(t testing.TB, args ...string) (int, string, string) {
@@ -380,4 +382,18 @@ func TestDemoInRelativeDir(t *testing.T) {
 	if code, out, errs := runCLI(t, "demo", "--dir", "w", "--scale", "0.1", "--months", "2"); code != exitOK || !strings.Contains(out, "Days in A/R") {
 		t.Fatalf("demo in a relative folder: exit %d\n%s\n%s", code, out, errs)
 	}
+}
+
+// openLakeDir opens a local lake folder with rcmlake's own reader; the caller closes it.
+func openLakeDir(t testing.TB, dir string) (*file.Storage, *lakehouse.Lakehouse) {
+	t.Helper()
+	st, err := file.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lh, err := lakehouse.OpenStorage(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, lh
 }

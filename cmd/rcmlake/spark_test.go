@@ -14,8 +14,6 @@ import (
 	"github.com/rcmlake/rcmlake/delta"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
 	"github.com/rcmlake/rcmlake/internal/testenv"
-	"github.com/rcmlake/rcmlake/lake/file"
-	"github.com/rcmlake/rcmlake/lakehouse"
 )
 
 // goldTables lists the gold tables of a lake folder.
@@ -43,14 +41,7 @@ func layerTables(t testing.TB, lakeDir, layer string) []string {
 func tableRows(t testing.TB, lakeDir, key string, skip ...string) (schema string, rows [][]any) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := file.New(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lh, err := lakehouse.OpenStorage(store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, lh := openLakeDir(t, lakeDir)
 	defer lh.Close()
 	s, err := delta.Open(store, key).Latest(ctx)
 	if err != nil {
