@@ -196,8 +196,13 @@ func TestParseIncremental(t *testing.T) {
 	inc, err := parseIncremental("-- incremental: key transaction_key from silver.transactions\n" +
 		"--incremental: gold.dim_icd_code.code_nodot = upper(replace(icd_code, '.', ''))  \nSELECT 1")
 	if err != nil || inc.key != "transaction_key" || inc.driver != "silver.transactions" || len(inc.maps) != 1 ||
-		inc.maps[0] != (inputMap{"gold.dim_icd_code", "code_nodot", "upper(replace(icd_code, '.', ''))"}) {
+		inc.maps[0] != (inputMap{"gold.dim_icd_code", "code_nodot", "upper(replace(icd_code, '.', ''))", ""}) {
 		t.Fatalf("%+v %v", inc, err)
+	}
+	asOf, err := parseIncremental("-- incremental: key k from silver.t\n" +
+		"-- incremental: gold.dim_patient.patient_key = patient_key as of coalesce(service_date, DATE '1900-01-01')")
+	if err != nil || asOf.maps[0] != (inputMap{"gold.dim_patient", "patient_key", "patient_key", "coalesce(service_date, DATE '1900-01-01')"}) {
+		t.Errorf("as of: %+v %v", asOf, err)
 	}
 	if !inc.declares("gold.dim_icd_code") || inc.declares("gold.dim_patient") {
 		t.Error("declares")
@@ -245,6 +250,7 @@ func TestParseSince(t *testing.T) {
 // row for row, to a full rebuild.
 func TestGoldByDayRecomputesFromTheFirstChangedDay(t *testing.T) {
 	w := newWorldOf(t, synth.Options{Seed: 11, Scale: 0.1, Months: 16})
+	w.gb.FileBytes = 8 << 10 // files of a few hundred rows: enough of them to leave most alone
 	w.run(t, "r1")
 	byDay := []string{"fact_ar_snapshot", "kpi_monthly"}
 	first := map[string]string{}
@@ -267,8 +273,20 @@ func TestGoldByDayRecomputesFromTheFirstChangedDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := w.run(t, "r2")
+	// A patient's or provider's new version touches only the charges from its start on (404
+	// changed keys here without "as of", 301 with it); the facts must still equal a rebuild.
+	ft := res["gold.fact_transaction"]
+	s, err := delta.Open(w.lh.Store, catalog.Key(catalog.Gold, "fact_transaction")).Latest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gold.fact_transaction: %d changed keys, %d of %d files replaced", ft.ChangedKeys, ft.FilesRemoved, len(s.Files()))
+	if !ft.Incremental || ft.ChangedKeys == 0 {
+		t.Errorf("gold.fact_transaction was not built incrementally: %+v", ft)
+	}
+	byDay = append(byDay, "fact_transaction", "fact_claim")
 	want := map[string]string{}
-	for _, f := range byDay {
+	for _, f := range byDay[:2] {
 		r := res["gold."+f]
 		t.Logf("gold.%s: since %s, %d of %d files replaced (history from %s)", f, r.Since, r.FilesRemoved, files[f], first[f])
 		// Charges change for about ten months after their month: the first changed day lies
@@ -279,13 +297,15 @@ func TestGoldByDayRecomputesFromTheFirstChangedDay(t *testing.T) {
 		if f == "fact_ar_snapshot" && r.FilesRemoved >= files[f] {
 			t.Errorf("gold.%s replaced all %d files", f, files[f])
 		}
+	}
+	for _, f := range byDay {
 		want[f], _, _ = w.digest(t, f)
 	}
 	w.gb.FullRefresh = true
 	w.build(t)
 	for _, f := range byDay {
 		if got, _, _ := w.digest(t, f); got != want[f] {
-			t.Errorf("gold.%s: the build from a day on and a full rebuild disagree", f)
+			t.Errorf("gold.%s: the incremental build and a full rebuild disagree", f)
 		}
 	}
 }

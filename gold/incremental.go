@@ -27,7 +27,16 @@ import (
 // same name: each output row is computed from the driver's rows of its key. Each further line
 // says that an input's column is matched by an expression over the driver's columns. Then a
 // build computes only the keys that can have changed: the driver's keys whose rows changed, and
-// the driver's keys whose expression matches a changed row of a mapped input. An input's
+// the driver's keys whose expression matches a changed row of a mapped input. A map to a
+// dimension with history ends in "as of <date expression over the driver>":
+//
+//	-- incremental: gold.dim_patient.patient_key = patient_key as of service_date
+//
+// The driver then joins the version valid at that date (valid_from <= date < valid_to), and
+// depends on a changed version only from the first day the change moves: a new or removed
+// version from its valid_from, a version whose end moved from the earlier of its two ends.
+// A patient's new version touches the charges from its start on, not all of the patient's.
+// An input's
 // changed rows are those of the files added since the recorded version, less those of the files
 // removed (and the other way round), so the cost follows the change, not the table. Any other
 // change (an input not declared, the model's text, a version no longer in the log) rebuilds the
@@ -38,9 +47,11 @@ type incremental struct {
 	maps   []inputMap
 }
 
-// inputMap: rows of the driver whose expr equals input.column depend on that input row.
+// inputMap: rows of the driver whose expr equals input.column depend on that input row (as
+// of the date asOf, when the input keeps versions).
 type inputMap struct {
 	input, column, expr string
+	asOf                string
 }
 
 // FactFileBytes is the target size of an incremental fact's data files, written sorted by key,
@@ -54,6 +65,7 @@ const DefaultMaxRewriteShare = 0.5
 var incrementalLine = regexp.MustCompile(`(?m)^--\s*incremental:\s*(.*?)\s*$`)
 var incrementalHead = regexp.MustCompile(`^key\s+(\w+)\s+from\s+(\w+\.\w+)$`)
 var incrementalMap = regexp.MustCompile(`^(\w+\.\w+)\.(\w+)\s*=\s*(.+)$`)
+var asOfClause = regexp.MustCompile(`\s+as\s+of\s+(.+)$`)
 
 // parseIncremental reads a model's incremental declaration; nil if it has none.
 func parseIncremental(text string) (*incremental, error) {
@@ -71,7 +83,11 @@ func parseIncremental(text string) (*incremental, error) {
 		if m == nil {
 			return nil, fmt.Errorf("incremental: want '<layer.table>.<column> = <expression over %s>', not %q", inc.driver, l[1])
 		}
-		inc.maps = append(inc.maps, inputMap{input: m[1], column: m[2], expr: m[3]})
+		mp := inputMap{input: m[1], column: m[2], expr: m[3]}
+		if a := asOfClause.FindStringSubmatchIndex(mp.expr); a != nil {
+			mp.expr, mp.asOf = strings.TrimSpace(mp.expr[:a[0]]), strings.TrimSpace(mp.expr[a[2]:a[3]])
+		}
+		inc.maps = append(inc.maps, mp)
 	}
 	return inc, nil
 }
@@ -209,10 +225,23 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 				return false, fmt.Errorf("changes of %s: %w", name, err)
 			}
 		}
-		for _, mp := range inc.maps {
-			if mp.input == name {
-				conds = append(conds, fmt.Sprintf("CAST(%s AS VARCHAR) IN (SELECT CAST(%s AS VARCHAR) FROM %s c)", mp.expr, mp.column, changed))
+		for i, mp := range inc.maps {
+			if mp.input != name {
+				continue
 			}
+			if mp.asOf == "" {
+				conds = append(conds, fmt.Sprintf("CAST(%s AS VARCHAR) IN (SELECT CAST(%s AS VARCHAR) FROM %s c)", mp.expr, mp.column, changed))
+				continue
+			}
+			since := fmt.Sprintf("%s_since%d", keys, i)
+			defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+since)
+			if err := eng.Exec(ctx, "CREATE OR REPLACE TEMP TABLE "+since+" AS "+versionChanges(changed, mp.column, cur.Schema)); err != nil {
+				return false, fmt.Errorf("changed versions of %s: %w", name, err)
+			}
+			// The version table's columns are named so that the driver's bare column names in
+			// the expressions cannot bind to them.
+			conds = append(conds, fmt.Sprintf("EXISTS (SELECT 1 FROM %s v WHERE v._rcmlake_k = CAST(%s AS VARCHAR) AND (%s) >= v._rcmlake_from)",
+				since, mp.expr, mp.asOf))
 		}
 	}
 	// One scan of the driver for every mapped input that moved.
@@ -223,6 +252,28 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 		}
 	}
 	return true, nil
+}
+
+// versionChanges is, per key of a dimension with history (valid_from, valid_to), the first day
+// from which a fact's version lookup can have changed, from the dimension's changed rows (with
+// their _side). A version only added or only removed counts from its start; so does one whose
+// other columns changed. A version that is on both sides with only its end moved counts from
+// the earlier of its two ends, an open end being the latest.
+func versionChanges(changed, column string, schema *delta.StructType) string {
+	const open = "TIMESTAMP '9999-12-31'"
+	var attrs []string
+	for _, f := range schema.Fields {
+		if f.Name != "valid_to" && f.Name != "is_current" {
+			attrs = append(attrs, duckdb.Ident(f.Name))
+		}
+	}
+	return fmt.Sprintf(`SELECT k AS _rcmlake_k, min(f) AS _rcmlake_from FROM (
+  SELECT CAST(%[1]s AS VARCHAR) AS k,
+    CASE WHEN count(*) FILTER (WHERE _side = '+') > 0 AND count(*) FILTER (WHERE _side = '-') > 0 AND count(DISTINCT hash(%[4]s)) = 1
+      THEN CAST(least(coalesce(max(valid_to) FILTER (WHERE _side = '+'), %[3]s), coalesce(max(valid_to) FILTER (WHERE _side = '-'), %[3]s)) AS TIMESTAMP)
+      ELSE CAST(min(valid_from) AS TIMESTAMP) END AS f
+  FROM %[2]s c GROUP BY 1, valid_from) v
+GROUP BY 1`, duckdb.Ident(column), changed, open, strings.Join(attrs, ", "))
 }
 
 // addedBytes is the size of cur's files that old lacks, against cur's whole size.
@@ -244,8 +295,8 @@ func (b *Builder) maxRewriteShare() float64 { return cmp.Or(b.MaxRewriteShare, D
 
 // changedRows is a relation of the rows that differ between two versions of a table, on the
 // given (quoted) columns or on all of them: those of the files added since old, less those of
-// the files removed, and the other way round. Files carried over are not read. Empty when no
-// file changed.
+// the files removed ('+' in the column _side), and the other way round ('-'). Files carried
+// over are not read. Empty when no file changed.
 func (b *Builder) changedRows(ctx context.Context, old, cur *delta.Snapshot, cols []string) (string, error) {
 	was := map[string]bool{}
 	for _, f := range old.Files() {
@@ -283,12 +334,12 @@ func (b *Builder) changedRows(ctx context.Context, old, cur *delta.Snapshot, col
 	case a == "" && r == "":
 		return "", nil
 	case r == "":
-		return "(SELECT " + list + " FROM " + a + " a)", nil
+		return "(SELECT " + list + ", '+' AS _side FROM " + a + " a)", nil
 	case a == "":
-		return "(SELECT " + list + " FROM " + r + " r)", nil
+		return "(SELECT " + list + ", '-' AS _side FROM " + r + " r)", nil
 	}
 	// EXCEPT ALL: on a subset of the columns, rows need not be distinct.
-	return fmt.Sprintf("((SELECT %[1]s FROM %[2]s a EXCEPT ALL SELECT %[1]s FROM %[3]s r) UNION ALL (SELECT %[1]s FROM %[3]s r EXCEPT ALL SELECT %[1]s FROM %[2]s a))",
+	return fmt.Sprintf("((SELECT *, '+' AS _side FROM (SELECT %[1]s FROM %[2]s a EXCEPT ALL SELECT %[1]s FROM %[3]s r)) UNION ALL (SELECT *, '-' AS _side FROM (SELECT %[1]s FROM %[3]s r EXCEPT ALL SELECT %[1]s FROM %[2]s a)))",
 		list, a, r), nil
 }
 

@@ -6,10 +6,12 @@
 -- hash join into a nested loop (76 s instead of 0.2 s for 200k charges in DuckDB).
 --
 -- Built incrementally: a build recomputes only the transactions whose silver rows changed, or
--- whose dimension member changed (see docs/ARCHITECTURE.md, "Gold facts are incremental").
+-- whose dimension member changed; for patients and providers, only those dated from the
+-- change on, since a fact takes the version valid at its service date (see
+-- docs/ARCHITECTURE.md, "Gold skips what has not changed, and facts are incremental").
 -- incremental: key transaction_key from silver.transactions
--- incremental: gold.dim_patient.patient_key = patient_key
--- incremental: gold.dim_provider.provider_key = provider_key
+-- incremental: gold.dim_patient.patient_key = patient_key as of coalesce(service_date, DATE '1900-01-01')
+-- incremental: gold.dim_provider.provider_key = provider_key as of coalesce(service_date, DATE '1900-01-01')
 -- incremental: gold.dim_department.department_key = department_key
 -- incremental: gold.dim_cpt_code.cpt_code = procedure_code
 -- incremental: gold.dim_icd_code.code_nodot = upper(replace(trim(icd_code), '.', ''))
