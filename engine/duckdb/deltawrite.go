@@ -412,7 +412,7 @@ func (e *Engine) writeFiles(ctx context.Context, tbl *delta.Table, query, dir st
 	copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d,
 		FILE_SIZE_BYTES %d, FILENAME_PATTERN 'part-{i}', PER_THREAD_OUTPUT false)`, query, quote(out), rowGroup, fileBytes)
 	if _, err := e.db.ExecContext(ctx, copySQL); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w%s", err, e.memoryUse(ctx))
 	}
 	entries, err := os.ReadDir(out)
 	if err != nil && !os.IsNotExist(err) {
@@ -664,4 +664,27 @@ func DecimalText(d duck.Decimal) string {
 		s = "-" + s
 	}
 	return s
+}
+
+// memoryUse describes, after an out-of-memory error, what holds DuckDB's memory (its largest
+// users by tag, with temporary storage), so that the error says what to cut.
+func (e *Engine) memoryUse(ctx context.Context) string {
+	rows, err := e.db.QueryContext(context.WithoutCancel(ctx), `SELECT tag, memory_usage_bytes, temporary_storage_bytes
+		FROM duckdb_memory() WHERE memory_usage_bytes + temporary_storage_bytes > 0 ORDER BY memory_usage_bytes DESC`)
+	if err != nil {
+		return ""
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var tag string
+		var mem, tmp int64
+		if rows.Scan(&tag, &mem, &tmp) == nil {
+			parts = append(parts, fmt.Sprintf("%s %d MiB (%d MiB spilled)", strings.ToLower(tag), mem>>20, tmp>>20))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (DuckDB memory: " + strings.Join(parts, ", ") + ")"
 }
