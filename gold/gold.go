@@ -233,7 +233,7 @@ func (b *Builder) build(ctx context.Context, m Model) (Result, error) {
 		inc, since = nil, nil
 	}
 	if since != nil {
-		opts.FileBytes = cmp.Or(b.FileBytes, FactFileBytes)
+		opts.FileBytes = cmp.Or(b.FileBytes, SinceFileBytes)
 		if prev != nil && !b.FullRefresh {
 			from := func(day string) (string, error) {
 				return b.Models.Render(m.Layer, m.Name, models.Funcs{Ref: ref, Exists: exists, Since: day})

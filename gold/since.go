@@ -31,6 +31,12 @@ import (
 // files holding such rows are replaced by their earlier rows and the recomputed ones, in one
 // commit. Any other change (an input not declared, the model's text, a version no longer in
 // the log) rebuilds the table in full, as does --full-refresh.
+// SinceFileBytes is the target data file size of a model built from a day on. Its files are
+// written in date order, and a month replaces the files from its first changed day on: small
+// files keep that to the recent ones (one 18 MB file held the 1M world's whole A/R snapshot,
+// all rewritten for a month).
+const SinceFileBytes = 4 << 20
+
 type sinceDecl struct {
 	column  string
 	monthly bool // the column holds month starts: a build recomputes from the changed day's month

@@ -100,6 +100,8 @@ fine AS (
     AND a.department_key = k.department_key AND a.provider_sk = k.provider_sk AND a.cpt_code IS NOT DISTINCT FROM k.cpt_code
   LEFT JOIN claims l ON l.month_start = k.month_start AND l.datasource = k.datasource AND l.payer IS NOT DISTINCT FROM k.payer
     AND l.department_key = k.department_key AND l.provider_sk = k.provider_sk AND l.cpt_code IS NOT DISTINCT FROM k.cpt_code
+  -- From two months before the first recomputed one: the charges window reads them.
+  WHERE k.month_start >= {{ add_months (since) -2 }}
 ),
 rolled AS (
   SELECT month_start,
