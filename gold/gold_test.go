@@ -164,8 +164,18 @@ func TestIncrementalFactsEqualRebuild(t *testing.T) {
 	if _, err := synth.AppendMonth(context.Background(), w.dir); err != nil {
 		t.Fatal(err)
 	}
-	if r := w.run(t, "r4")["gold.fact_transaction"]; r.Incremental || r.Skipped {
+	r4 := w.run(t, "r4")
+	if r := r4["gold.fact_transaction"]; r.Incremental || r.Skipped {
 		t.Errorf("r4: a change in every file should rebuild fact_transaction: %+v", r)
+	}
+	// Its rewritten files would cost more to diff than the models by day cost to rebuild.
+	for _, f := range []string{"gold.fact_ar_snapshot", "gold.kpi_monthly"} {
+		if r := r4[f]; r.Incremental || r.Skipped {
+			t.Errorf("r4: %s should rebuild after fact_transaction was rewritten: %+v", f, r)
+		}
+	}
+	if !strings.Contains(logs.String(), `msg="gold inputs changed in most of their files; rebuilding" table=gold.kpi_monthly`) {
+		t.Errorf("r4: kpi_monthly did not rebuild on its rewritten input:\n%s", logs.String())
 	}
 	if !strings.Contains(logs.String(), `msg="gold driver changed in most of its files; rebuilding" table=gold.fact_transaction`) {
 		t.Errorf("r4: fact_transaction did not rebuild on its driver's rewritten files:\n%s", logs.String())
