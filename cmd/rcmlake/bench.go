@@ -117,7 +117,7 @@ default run about two hours on 2 cores.`,
 	f.StringVar(&pgSizes, "postgres-sizes", "50,500", "sizes (among --sizes) at which to also extract from a throwaway PostgreSQL; empty for none")
 	f.Float64Var(&o.ScalingScale, "scaling-scale", 10, "size of the world whose history grows a month at a time; 0 skips it")
 	f.StringVar(&scalingMonths, "scaling-months", "2,8", "history lengths (first,last) between which each incremental month is timed")
-	f.StringVar(&changeScales, "change-scale", "6.25", "sizes of the long-history worlds on which the 1%-changed month is timed (over 96 months, 6.25 is 1M transactions and 62.5 is 10M, about 40 minutes more); empty skips it")
+	f.StringVar(&changeScales, "change-scale", "6.25,62.5", "sizes of the long-history worlds on which the 1%-changed month is timed (over 96 months, 6.25 is 1M transactions and 62.5 is 10M, about 30 minutes); empty skips them")
 	f.IntVar(&o.ChangeMonths, "change-months", 96, "history of those worlds, in months")
 	f.IntVar(&o.APIClients, "clients", 50, "concurrent clients of the dashboard API load")
 	f.BoolVar(&merge, "merge", false, "keep the other sizes (and the scaling run and change months) of the existing benchmarks.json in --out")
