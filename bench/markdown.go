@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Notes between these markers in BENCHMARKS.md are written by hand (what the figures mean,
@@ -67,14 +68,23 @@ func runsText(xs []float64) string {
 	return strings.Join(parts, ", ")
 }
 
+// timeSpan is "2006-01-02 15:04 to 17:30", with the end's date too when the run crossed midnight.
+func timeSpan(from, to time.Time) string {
+	end := "15:04"
+	if from.UTC().Format("2006-01-02") != to.UTC().Format("2006-01-02") {
+		end = "2006-01-02 15:04"
+	}
+	return from.UTC().Format("2006-01-02 15:04") + " to " + to.UTC().Format(end)
+}
+
 // Markdown is the report as docs/BENCHMARKS.md.
 func (r *Report) Markdown(notes string) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	m := r.Machine
 	p("# Benchmarks\n\n")
-	p("Written by `%s` (%s to %s UTC); the raw figures are in [benchmarks.json](benchmarks.json).\n",
-		r.Command, r.Started.Format("2006-01-02 15:04"), r.Finished.Format("15:04"))
+	p("Written by `%s` (%s UTC); the raw figures are in [benchmarks.json](benchmarks.json).\n",
+		r.Command, timeSpan(r.Started, r.Finished))
 	p("Rerun a subset with `rcmlake bench --sizes 1,50` (or `scripts/bench.sh --sizes 1`).\n\n")
 	p("**Machine:** %d cores, %.0f GiB memory, %s, %s; %s; DuckDB %s. ", m.Cores, float64(m.MemoryBytes)/gib, m.CPU, m.OS, m.Go, m.DuckDB)
 	if m.LoadAvg >= 1 {

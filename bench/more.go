@@ -226,9 +226,26 @@ func targets(r *Report) []Target {
 		add("incremental month", "at most 5% of a full run", w.IncrementalRatio, 0.05,
 			fmt.Sprintf("%.1f%% (%.1f s vs %.1f s)", 100*w.IncrementalRatio, w.Incremental.Total.Seconds, w.Full.Total.Seconds), true)
 	}
+	// Memory is judged on every world of the largest size, the long-history ones included: the
+	// same transactions over more months make bigger snapshots and KPI tables.
 	rss := max(w.Full.Total.PeakRSS, w.Incremental.Total.PeakRSS)
+	where, scale := fmt.Sprintf("%s transactions over %d months", count(w.Transactions), w.Months), w.Scale
+	for _, c := range r.Changes {
+		if c.Transactions < w.Transactions*9/10 {
+			continue
+		}
+		peak := c.Full.PeakRSS
+		for _, p := range c.Points {
+			peak = max(peak, p.PeakRSS)
+		}
+		if peak > rss {
+			rss, scale, where = peak, c.Scale, fmt.Sprintf("%s transactions over %d months", count(c.Transactions), c.FirstMonths)
+		}
+	}
+	n = len(out)
 	add("peak RSS", "at most 3 GiB with memory_limit "+r.Settings.MemoryLimit, float64(rss)/gib, 3,
-		fmt.Sprintf("%.2f GiB", float64(rss)/gib), true)
+		fmt.Sprintf("%.2f GiB (%s)", float64(rss)/gib, where), true)
+	out[n].Scale = scale
 	if w.API != nil {
 		add("dashboard KPI API p99", fmt.Sprintf("under 200 ms at %d clients", w.API.Clients), w.API.P99ms, 200,
 			fmt.Sprintf("%.0f ms (p50 %.1f ms, %.0f req/s)", w.API.P99ms, w.API.P50ms, w.API.ReqPerSec), true)

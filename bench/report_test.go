@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func world(scale, full, floor, incr float64, rss int64) *World {
@@ -73,6 +74,23 @@ func TestTargetsUseLargestWorldAndChangeMonth(t *testing.T) {
 	}
 }
 
+// Memory is judged on every world of the largest size: a long-history world with the same
+// transactions that peaks higher decides it, and a smaller one does not.
+func TestPeakRSSTargetCountsLongHistoryWorldsOfTheLargestSize(t *testing.T) {
+	r := &Report{Settings: Settings{MemoryLimit: "2GB"}}
+	r.Worlds = []*World{world(500, 1200, 1000, 600, 2*gib)}
+	r.setChange(&Scaling{Scale: 6.25, FirstMonths: 96, Transactions: 1_000_000, Full: Step{Seconds: 100, PeakRSS: 5 * gib}}, true)
+	if rss := target(t, targets(r), "peak RSS"); rss.Value != 2 || !rss.Met || !strings.Contains(rss.Measured, "over 12 months") {
+		t.Errorf("a smaller long-history world decided the memory target: %+v", rss)
+	}
+	r.setChange(&Scaling{Scale: 62.5, FirstMonths: 96, Transactions: 10_000_000, Full: Step{Seconds: 1000, PeakRSS: 3 * gib},
+		Points: []ScalingPoint{{Months: 96, Seconds: 100, PeakRSS: 3*gib + gib/4}}}, true)
+	rss := target(t, targets(r), "peak RSS")
+	if rss.Value != 3.25 || rss.Met || rss.Scale != 62.5 || !strings.Contains(rss.Measured, "3.25 GiB (10.0M transactions over 96 months)") {
+		t.Errorf("the 10M long-history world's month should decide the memory target: %+v", rss)
+	}
+}
+
 // A report merged with an older one keeps the older one's change months of other sizes, and
 // an older report's single change month is read as one of them.
 func TestMergeKeepsChangeMonth(t *testing.T) {
@@ -124,5 +142,15 @@ func TestFailedFloorIsReported(t *testing.T) {
 	}
 	if md := r.Markdown(notesBegin + "\n" + notesEnd); !strings.Contains(md, "the floor failed: floor statement 15") {
 		t.Errorf("markdown does not say the floor failed:\n%s", md)
+	}
+}
+
+func TestTimeSpanNamesTheEndDayWhenItDiffers(t *testing.T) {
+	from := time.Date(2026, 12, 3, 17, 1, 0, 0, time.UTC)
+	if got, want := timeSpan(from, from.Add(2*time.Hour)), "2026-12-03 17:01 to 19:01"; got != want {
+		t.Errorf("same day: %q, want %q", got, want)
+	}
+	if got, want := timeSpan(from, from.Add(13*time.Hour)), "2026-12-03 17:01 to 2026-12-04 06:01"; got != want {
+		t.Errorf("across midnight: %q, want %q", got, want)
 	}
 }

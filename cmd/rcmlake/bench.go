@@ -31,7 +31,7 @@ the incremental month as the history grows. It reports medians of --repeat runs,
 lake's growth, then states the performance targets as met or missed.
 
 It takes long: about a minute at scale 1, several at 50, and an hour or more at 500; the whole
-default run about two hours on 2 cores.`,
+default run about an hour and a half on 2 cores.`,
 		Example: `  rcmlake bench --sizes 1 --repeat 1
   rcmlake bench --sizes 1,50 --profile
   rcmlake bench --sizes 500 --postgres-sizes 500 --scaling-scale 0 --change-scale ''
