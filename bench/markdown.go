@@ -209,7 +209,7 @@ func (r *Report) Markdown(notes string) string {
 					p(" - |") // a report from before the full run's stages were recorded
 				}
 			}
-			p(" %s | %s |\n", count(c.FullRows), mib(c.Full.PeakRSS))
+			p(" %s | %s |\n", count(c.FullRows), peakIn(c.Full.PeakRSS, c.FullPeakIn))
 			if len(c.Points) == 0 {
 				p("| | incremental month | not measured | | | | | | | |\n")
 				continue
@@ -219,7 +219,7 @@ func (r *Report) Markdown(notes string) string {
 			for _, st := range stages {
 				p(" %s |", secs(pt.Stages[st]))
 			}
-			p(" %s (%.1f%%) | %s |\n", count(pt.Rows), 100*c.changedShare(), mib(pt.PeakRSS))
+			p(" %s (%.1f%%) | %s |\n", count(pt.Rows), 100*c.changedShare(), peakIn(pt.PeakRSS, pt.PeakIn))
 			p("| | **incremental / full** | **%.1f%%** |", 100*pt.Seconds/c.Full.Seconds)
 			for _, st := range stages {
 				if full, ok := c.FullStages[st]; ok && full > 0 {
@@ -252,11 +252,11 @@ func (r *Report) Markdown(notes string) string {
 					p(" - |") // a report from before stages were recorded
 				}
 			}
-			p(" %s | %s |\n", count(pt.Rows), mib(pt.PeakRSS))
+			p(" %s | %s |\n", count(pt.Rows), peakIn(pt.PeakRSS, pt.PeakIn))
 		}
 	}
 	if w := largest(r); w != nil && len(w.Full.Tasks) > 0 {
-		p("\n## Where the time goes (scale %g, full run, first repeat)\n\nThe slowest tasks; tasks of a stage run in parallel (4 workers), so they overlap.\n\n| task | seconds | rows out |\n|---|---|---|\n", w.Scale)
+		p("\n## Where the time goes (scale %g, full run, first repeat)\n\nThe slowest tasks; tasks of a stage run in parallel (4 workers; silver's one at a time on the embedded engine), so they overlap.\n\n| task | seconds | rows out |\n|---|---|---|\n", w.Scale)
 		tasks := append([]taskRow(nil), w.Full.Tasks...)
 		sort.Slice(tasks, func(i, j int) bool { return tasks[i].Seconds > tasks[j].Seconds })
 		for i, t := range tasks {
@@ -278,4 +278,12 @@ func largest(r *Report) *World {
 		}
 	}
 	return w
+}
+
+// peakIn is a peak RSS with the stage it was reached in, when the report knows it.
+func peakIn(rss int64, stage string) string {
+	if stage == "" {
+		return mib(rss)
+	}
+	return mib(rss) + " in " + stage
 }

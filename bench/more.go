@@ -138,7 +138,7 @@ func (b *Bench) history(ctx context.Context, name string, scale float64, lo, hi 
 	if err := b.runPhase(ctx, world, &full, defs, ""); err != nil {
 		return err
 	}
-	s.Full, s.FullRows = full.Total, bronzeRows(full)
+	s.Full, s.FullRows, s.FullPeakIn = full.Total, bronzeRows(full), full.peakStage()
 	s.FullStages = map[string]float64{}
 	for _, st := range full.Stages {
 		s.FullStages[st.Name] = st.Seconds
@@ -157,7 +157,7 @@ func (b *Bench) history(ctx context.Context, name string, scale float64, lo, hi 
 			return err
 		}
 		pt := ScalingPoint{Months: m, Seconds: p.Total.Seconds, Silver: p.stage("silver", "").Seconds,
-			PeakRSS: p.Total.PeakRSS, Rows: bronzeRows(p), Stages: map[string]float64{}}
+			PeakRSS: p.Total.PeakRSS, PeakIn: p.peakStage(), Rows: bronzeRows(p), Stages: map[string]float64{}}
 		for _, st := range p.Stages {
 			pt.Stages[st.Name] = st.Seconds
 		}

@@ -80,6 +80,18 @@ type Phase struct {
 	Runs   [][]float64 `json:"-"`
 }
 
+// peakStage names the stage with the highest peak RSS.
+func (p *Phase) peakStage() string {
+	var name string
+	var peak int64
+	for _, s := range p.Stages {
+		if s.PeakRSS > peak {
+			name, peak = s.Name, s.PeakRSS
+		}
+	}
+	return name
+}
+
 func (p *Phase) stage(name, command string) *Step {
 	for _, s := range p.Stages {
 		if s.Name == name {
@@ -145,6 +157,7 @@ type Scaling struct {
 	Full         Step               `json:"full"`                         // the full run on FirstMonths
 	FullStages   map[string]float64 `json:"full_stage_seconds,omitempty"` // its stages
 	FullRows     int64              `json:"full_rows,omitempty"`          // rows the full run extracted
+	FullPeakIn   string             `json:"full_peak_stage,omitempty"`    // the stage of its peak RSS
 	Points       []ScalingPoint     `json:"points"`
 }
 
@@ -163,6 +176,7 @@ type ScalingPoint struct {
 	Stages  map[string]float64 `json:"stage_seconds"`
 	Silver  float64            `json:"silver_seconds"`
 	PeakRSS int64              `json:"peak_rss_bytes"`
+	PeakIn  string             `json:"peak_stage,omitempty"` // the stage of PeakRSS
 	Rows    int64              `json:"rows"`
 }
 

@@ -84,10 +84,16 @@ func TestPeakRSSTargetCountsLongHistoryWorldsOfTheLargestSize(t *testing.T) {
 		t.Errorf("a smaller long-history world decided the memory target: %+v", rss)
 	}
 	r.setChange(&Scaling{Scale: 62.5, FirstMonths: 96, Transactions: 10_000_000, Full: Step{Seconds: 1000, PeakRSS: 3 * gib},
-		Points: []ScalingPoint{{Months: 96, Seconds: 100, PeakRSS: 3*gib + gib/4}}}, true)
+		FullPeakIn: "silver", Points: []ScalingPoint{{Months: 96, Seconds: 100, PeakRSS: 3*gib + gib/4, PeakIn: "gold"}}}, true)
 	rss := target(t, targets(r), "peak RSS")
 	if rss.Value != 3.25 || rss.Met || rss.Scale != 62.5 || !strings.Contains(rss.Measured, "3.25 GiB (10.0M transactions over 96 months)") {
 		t.Errorf("the 10M long-history world's month should decide the memory target: %+v", rss)
+	}
+	md := r.Markdown(notesBegin + "\n" + notesEnd)
+	for _, want := range []string{"| 3072 MiB in silver |", "| 3328 MiB in gold |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks the stage of a peak, %q:\n%s", want, md)
+		}
 	}
 }
 
@@ -152,5 +158,15 @@ func TestTimeSpanNamesTheEndDayWhenItDiffers(t *testing.T) {
 	}
 	if got, want := timeSpan(from, from.Add(13*time.Hour)), "2026-12-03 17:01 to 2026-12-04 06:01"; got != want {
 		t.Errorf("across midnight: %q, want %q", got, want)
+	}
+}
+
+func TestPeakStageIsTheStageWithTheHighestPeak(t *testing.T) {
+	var p Phase
+	for name, rss := range map[string]int64{"extract": 200 << 20, "silver": 3 * gib, "kpi": 2 * gib} {
+		p.stage(name, "").PeakRSS = rss
+	}
+	if got := p.peakStage(); got != "silver" {
+		t.Errorf("peak stage = %q, want silver", got)
 	}
 }
