@@ -12,6 +12,7 @@ import (
 	"github.com/rcmlake/rcmlake/catalog"
 	"github.com/rcmlake/rcmlake/delta"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/silver"
 )
 
 // A gold model records in its commits the version of every input it read (a Delta txn
@@ -213,7 +214,20 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 		if err != nil || old.Schema == nil || cur.Schema == nil || fieldNames(old.Schema) != fieldNames(cur.Schema) {
 			return false, nil // expired from the log, or reshaped: rebuild
 		}
-		changed, err := b.changedRows(ctx, old, cur, nil)
+		need := []string{}
+		if name == inc.driver {
+			need = append(need, inc.key)
+		}
+		for _, mp := range inc.maps {
+			if mp.input == name {
+				need = append(need, mp.column)
+			}
+		}
+		var diffCols []string
+		if n.Layer == catalog.Silver {
+			diffCols = silverDiffColumns(cur.Schema, need)
+		}
+		changed, err := b.changedRows(ctx, old, cur, diffCols)
 		if err != nil {
 			return false, nil // e.g. a removed file already vacuumed: rebuild
 		}
@@ -235,7 +249,7 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 			}
 			since := fmt.Sprintf("%s_since%d", keys, i)
 			defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+since)
-			if err := eng.Exec(ctx, "CREATE OR REPLACE TEMP TABLE "+since+" AS "+versionChanges(changed, mp.column, cur.Schema)); err != nil {
+			if err := eng.Exec(ctx, "CREATE OR REPLACE TEMP TABLE "+since+" AS "+versionChanges(changed, mp.column, diffCols, cur.Schema)); err != nil {
 				return false, fmt.Errorf("changed versions of %s: %w", name, err)
 			}
 			// The version table's columns are named so that the driver's bare column names in
@@ -259,12 +273,16 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 // their _side). A version only added or only removed counts from its start; so does one whose
 // other columns changed. A version that is on both sides with only its end moved counts from
 // the earlier of its two ends, an open end being the latest.
-func versionChanges(changed, column string, schema *delta.StructType) string {
+// changed holds the (quoted) columns cols, or all of the schema's when cols is nil.
+func versionChanges(changed, column string, cols []string, schema *delta.StructType) string {
 	const open = "TIMESTAMP '9999-12-31'"
+	if cols == nil {
+		cols = quotedFields(schema)
+	}
 	var attrs []string
-	for _, f := range schema.Fields {
-		if f.Name != "valid_to" && f.Name != "is_current" {
-			attrs = append(attrs, duckdb.Ident(f.Name))
+	for _, c := range cols {
+		if c != duckdb.Ident("valid_to") && c != duckdb.Ident("is_current") {
+			attrs = append(attrs, c)
 		}
 	}
 	return fmt.Sprintf(`SELECT k AS _rcmlake_k, min(f) AS _rcmlake_from FROM (
@@ -274,6 +292,31 @@ func versionChanges(changed, column string, schema *delta.StructType) string {
       ELSE CAST(min(valid_from) AS TIMESTAMP) END AS f
   FROM %[2]s c GROUP BY 1, valid_from) v
 GROUP BY 1`, duckdb.Ident(column), changed, open, strings.Join(attrs, ", "))
+}
+
+// silverDiffColumns are the (quoted) columns on which to diff two versions of a silver table,
+// nil for all. Its row hash covers its data and verdict, so its rows are told apart by
+// silver.RowIdentity plus the columns the build reads from the diff (need): about a third of
+// the columns to read and compare.
+func silverDiffColumns(schema *delta.StructType, need []string) []string {
+	has := map[string]bool{}
+	for _, f := range schema.Fields {
+		has[f.Name] = true
+	}
+	want := map[string]bool{}
+	for _, c := range append(append([]string{}, silver.RowIdentity...), need...) {
+		if !has[c] {
+			return nil // a table from before these columns, or an expression: compare whole rows
+		}
+		want[c] = true
+	}
+	var cols []string
+	for _, f := range schema.Fields {
+		if want[f.Name] {
+			cols = append(cols, duckdb.Ident(f.Name))
+		}
+	}
+	return cols
 }
 
 // addedBytes is the size of cur's files that old lacks, against cur's whole size.

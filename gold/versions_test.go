@@ -7,6 +7,7 @@ import (
 
 	"github.com/rcmlake/rcmlake/delta"
 	"github.com/rcmlake/rcmlake/engine/duckdb"
+	"github.com/rcmlake/rcmlake/silver"
 )
 
 // TestVersionChanges: the first day from which a fact's as-of lookup of a dimension with
@@ -31,7 +32,7 @@ func TestVersionChanges(t *testing.T) {
 	) v(patient_key, valid_from, valid_to, first_name, _side))`
 	schema := &delta.StructType{Fields: []delta.StructField{{Name: "patient_key"}, {Name: "valid_from"}, {Name: "valid_to"}, {Name: "first_name"}}}
 	r, err := e.Query(context.Background(), "SELECT _rcmlake_k, CAST(CAST(_rcmlake_from AS DATE) AS VARCHAR) FROM ("+
-		versionChanges(changed, "patient_key", schema)+") ORDER BY 1")
+		versionChanges(changed, "patient_key", nil, schema)+") ORDER BY 1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,5 +44,31 @@ func TestVersionChanges(t *testing.T) {
 		if k := fmt.Sprint(row[0]); fmt.Sprint(row[1]) != want[k] {
 			t.Errorf("%s: from %v, want %s", k, row[1], want[k])
 		}
+	}
+}
+
+// A silver table is diffed on its row identity and the columns the build reads; anything
+// lacking those columns is diffed whole.
+func TestSilverDiffColumnsNarrowToRowIdentity(t *testing.T) {
+	var fields []delta.StructField
+	for _, c := range append([]string{"claim_key", "payer_name", "claim_amount", silver.ColReasons}, silver.RowIdentity...) {
+		fields = append(fields, delta.StructField{Name: c})
+	}
+	schema := &delta.StructType{Fields: fields}
+	got := silverDiffColumns(schema, []string{"claim_key"})
+	if len(got) != len(silver.RowIdentity)+1 || got[0] != duckdb.Ident("claim_key") {
+		t.Errorf("columns = %v, want claim_key and the row identity", got)
+	}
+	for _, c := range got {
+		if c == duckdb.Ident("payer_name") || c == duckdb.Ident("claim_amount") {
+			t.Errorf("hashed data column %s is diffed: %v", c, got)
+		}
+	}
+	if got := silverDiffColumns(schema, []string{"no_such_column"}); got != nil {
+		t.Errorf("a build reading a column the table lacks must diff whole rows, got %v", got)
+	}
+	old := &delta.StructType{Fields: fields[:4]}
+	if got := silverDiffColumns(old, []string{"claim_key"}); got != nil {
+		t.Errorf("a table without the row identity must diff whole rows, got %v", got)
 	}
 }
