@@ -13,6 +13,7 @@ import (
 	"github.com/rcmlake/rcmlake/catalog"
 	"github.com/rcmlake/rcmlake/config"
 	"github.com/rcmlake/rcmlake/delta"
+	"github.com/rcmlake/rcmlake/engine"
 	"github.com/rcmlake/rcmlake/lakehouse"
 	"github.com/rcmlake/rcmlake/models"
 	"github.com/rcmlake/rcmlake/secrets"
@@ -331,5 +332,62 @@ func TestGoldByDayRecomputesFromTheFirstChangedDay(t *testing.T) {
 		if got, _, _ := w.digest(t, f); got != want[f] {
 			t.Errorf("gold.%s: the incremental build and a full rebuild disagree", f)
 		}
+	}
+}
+
+// TestIncrementalFactsFollowASilverRowChangedInPlace: a silver row rewritten in place, with its
+// key keeping the same versions (as a silver full refresh after a model fix does), reaches the
+// fact: the diff compares the row hash, not only which keys have rows.
+func TestIncrementalFactsFollowASilverRowChangedInPlace(t *testing.T) {
+	w := newWorld(t)
+	w.run(t, "r1")
+	ctx := context.Background()
+	tbl := delta.Open(w.lh.Store, catalog.Key(catalog.Silver, "transactions"))
+	s, err := tbl.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan, err := w.lh.ScanSQL(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.lh.Engine.Query(ctx, "SELECT transaction_key FROM "+scan+" WHERE is_current AND NOT is_quarantined AND NOT is_deleted AND amount IS NOT NULL ORDER BY 1 LIMIT 1")
+	if err != nil || len(r.Rows) != 1 {
+		t.Fatalf("a current transaction: %v %v", r, err)
+	}
+	key := r.Rows[0][0].(string)
+	cols := make([]string, len(s.Schema.Fields))
+	for i, f := range s.Schema.Fields {
+		switch f.Name {
+		case "amount":
+			cols[i] = fmt.Sprintf("CASE WHEN transaction_key = '%s' THEN amount + 1000 ELSE amount END AS amount", key)
+		case silver.ColHash:
+			cols[i] = fmt.Sprintf("CASE WHEN transaction_key = '%s' THEN md5(%s) ELSE %s END AS %s", key, f.Name, f.Name, f.Name)
+		default:
+			cols[i] = f.Name
+		}
+	}
+	if _, err := w.lh.Engine.WriteDelta(ctx, tbl, "SELECT "+strings.Join(cols, ", ")+" FROM "+scan+" t",
+		engine.WriteOptions{Mode: engine.Overwrite}); err != nil {
+		t.Fatal(err)
+	}
+	res := w.build(t)
+	if f := res["gold.fact_transaction"]; !f.Incremental || f.ChangedKeys == 0 {
+		t.Errorf("fact_transaction did not follow the changed row: %+v", f)
+	}
+	fact, err := delta.Open(w.lh.Store, catalog.Key(catalog.Gold, "fact_transaction")).Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	factScan, err := w.lh.ScanSQL(ctx, fact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = w.lh.Engine.Query(ctx, fmt.Sprintf("SELECT s.amount + 1000 = f.charge_amount FROM %s s JOIN %s f USING (transaction_key) WHERE s.transaction_key = '%s' AND s.is_current", scan, factScan, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Rows) != 1 || r.Rows[0][0] != true {
+		t.Errorf("the fact's charge_amount is not the silver row's changed amount: %v", r.Rows)
 	}
 }
