@@ -228,8 +228,11 @@ func targets(r *Report) []Target {
 	}
 	// Memory is judged on every world of the largest size, the long-history ones included: the
 	// same transactions over more months make bigger snapshots and KPI tables.
+	over := func(tx int64, months int) string {
+		return fmt.Sprintf("%s transactions over %d months", count(tx), months)
+	}
 	rss := max(w.Full.Total.PeakRSS, w.Incremental.Total.PeakRSS)
-	where, scale := fmt.Sprintf("%s transactions over %d months", count(w.Transactions), w.Months), w.Scale
+	where, scale := over(w.Transactions, w.Months), w.Scale
 	for _, c := range r.Changes {
 		if c.Transactions < w.Transactions*9/10 {
 			continue
@@ -239,7 +242,7 @@ func targets(r *Report) []Target {
 			peak = max(peak, p.PeakRSS)
 		}
 		if peak > rss {
-			rss, scale, where = peak, c.Scale, fmt.Sprintf("%s transactions over %d months", count(c.Transactions), c.FirstMonths)
+			rss, scale, where = peak, c.Scale, over(c.Transactions, c.FirstMonths)
 		}
 	}
 	n = len(out)

@@ -214,7 +214,7 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 		if err != nil || old.Schema == nil || cur.Schema == nil || fieldNames(old.Schema) != fieldNames(cur.Schema) {
 			return false, nil // expired from the log, or reshaped: rebuild
 		}
-		need := []string{}
+		var need []string
 		if name == inc.driver {
 			need = append(need, inc.key)
 		}
@@ -223,9 +223,9 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 				need = append(need, mp.column)
 			}
 		}
-		var diffCols []string
-		if n.Layer == catalog.Silver {
-			diffCols = silverDiffColumns(cur.Schema, need)
+		diffCols := quotedFields(cur.Schema)
+		if narrow := silverDiffColumns(cur.Schema, need); n.Layer == catalog.Silver && narrow != nil {
+			diffCols = narrow
 		}
 		changed, err := b.changedRows(ctx, old, cur, diffCols)
 		if err != nil {
@@ -249,7 +249,7 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 			}
 			since := fmt.Sprintf("%s_since%d", keys, i)
 			defer eng.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+since)
-			if err := eng.Exec(ctx, "CREATE OR REPLACE TEMP TABLE "+since+" AS "+versionChanges(changed, mp.column, diffCols, cur.Schema)); err != nil {
+			if err := eng.Exec(ctx, "CREATE OR REPLACE TEMP TABLE "+since+" AS "+versionChanges(changed, mp.column, diffCols)); err != nil {
 				return false, fmt.Errorf("changed versions of %s: %w", name, err)
 			}
 			// The version table's columns are named so that the driver's bare column names in
@@ -273,12 +273,9 @@ func (b *Builder) changedKeys(ctx context.Context, m Model, text string, inc *in
 // their _side). A version only added or only removed counts from its start; so does one whose
 // other columns changed. A version that is on both sides with only its end moved counts from
 // the earlier of its two ends, an open end being the latest.
-// changed holds the (quoted) columns cols, or all of the schema's when cols is nil.
-func versionChanges(changed, column string, cols []string, schema *delta.StructType) string {
+// cols are the (quoted) columns that changed holds.
+func versionChanges(changed, column string, cols []string) string {
 	const open = "TIMESTAMP '9999-12-31'"
-	if cols == nil {
-		cols = quotedFields(schema)
-	}
 	var attrs []string
 	for _, c := range cols {
 		if c != duckdb.Ident("valid_to") && c != duckdb.Ident("is_current") {

@@ -32,7 +32,7 @@ func TestVersionChanges(t *testing.T) {
 	) v(patient_key, valid_from, valid_to, first_name, _side))`
 	schema := &delta.StructType{Fields: []delta.StructField{{Name: "patient_key"}, {Name: "valid_from"}, {Name: "valid_to"}, {Name: "first_name"}}}
 	r, err := e.Query(context.Background(), "SELECT _rcmlake_k, CAST(CAST(_rcmlake_from AS DATE) AS VARCHAR) FROM ("+
-		versionChanges(changed, "patient_key", nil, schema)+") ORDER BY 1")
+		versionChanges(changed, "patient_key", quotedFields(schema))+") ORDER BY 1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,10 +21,10 @@ const (
 	colOldTo      = "_rcmlake_oldto" // (internal)
 )
 
-// RowIdentity are the columns that, with ColHash, determine a stored silver row: ColHash covers
-// every other column (the data and its quality verdict). A reader that diffs two versions of a
-// silver table can compare these instead of whole rows. A column added to silver rows outside
-// the hashed data must be added here.
+// RowIdentity are the columns that determine a stored silver row: ColHash covers every other
+// column (the data and its quality verdict). A reader that diffs two versions of a silver table
+// can compare these instead of whole rows. A column added to silver rows outside the hashed data
+// must be added here.
 var RowIdentity = []string{ColHash, ColSeq, ColIngestSeq, ColIsDeleted, ColQuarantined,
 	ColValidFrom, ColValidTo, ColIsCurrent, ColInsertedAt, ColModifiedAt}
 
